@@ -1,0 +1,2 @@
+//! The `weir` command (being written).
+fn main() {}

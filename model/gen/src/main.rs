@@ -1,0 +1,2 @@
+//! The model generator (being written; see model/README.md).
+fn main() {}

@@ -1,0 +1,1 @@
+//! The blocking client: the async client on a background loop.

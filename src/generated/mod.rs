@@ -1,0 +1,1 @@
+//! Generated from `model/` by `model/generate`. Never edit by hand.

@@ -1,0 +1,3 @@
+//! The event loop: reactor, executor, timers, sync primitives and sockets. No HTTP in here.
+
+pub mod sync;

@@ -1,0 +1,1 @@
+//! Async lock and semaphore: thread-safe, FIFO-fair, cancel-safe.

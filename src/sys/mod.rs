@@ -1,0 +1,1 @@
+//! The syscall layer: the only module that calls libc.
