@@ -50,14 +50,19 @@ impl<T> Injector<T> {
         if self.notified.load(Ordering::Acquire) {
             return false;
         }
+        // Fast path: a signal for this cycle is already owed; the loop will drain our item too.
         !self.notified.swap(true, Ordering::AcqRel)
     }
 
     /// Loop side, after the eventfd fired: clears the flag first, then moves every queued item
     /// to the back of `out`, oldest first.
     pub fn drain_into(&self, out: &mut VecDeque<T>) {
-        self.notified.store(false, Ordering::Release);
+        // A swap, not a store: every write of `notified` is then a read-modify-write, so the
+        // pushes' swaps and this clear are totally ordered in a way loom can check (with a plain
+        // store loom explores orders C11 forbids and reports a false stranding).
+        self.notified.swap(false, Ordering::AcqRel);
         let mut queue = self.lock();
+
         if out.is_empty() {
             // O(1), and both buffers keep their capacity for the next cycle.
             std::mem::swap(out, &mut *queue);
