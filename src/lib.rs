@@ -25,3 +25,4 @@ pub mod error;
 pub mod generated;
 pub mod http;
 pub mod rt;
+pub mod trace;
