@@ -94,7 +94,9 @@ pub(crate) struct Events {
 
 impl std::fmt::Debug for Events {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Events").field("len", &self.buf.len()).finish()
+        f.debug_struct("Events")
+            .field("len", &self.buf.len())
+            .finish()
     }
 }
 

@@ -40,7 +40,11 @@ impl EventFd {
     pub(crate) fn drain(&self) -> io::Result<()> {
         let mut count: u64 = 0;
         // SAFETY: `count` is 8 writable bytes for the call, the size eventfd requires.
-        match syscall!(read(self.fd.as_raw_fd(), (&mut count as *mut u64).cast(), 8)) {
+        match syscall!(read(
+            self.fd.as_raw_fd(),
+            (&mut count as *mut u64).cast(),
+            8
+        )) {
             Ok(_) => Ok(()),
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => Ok(()),
             Err(err) => Err(err),

@@ -139,7 +139,7 @@ pub(crate) fn raise_fd_limit() -> io::Result<u64> {
         // SAFETY: `lim` is a valid rlimit whose soft limit does not exceed its hard limit.
         syscall!(setrlimit(libc::RLIMIT_NOFILE, &lim))?;
     }
-    Ok(lim.rlim_cur as u64)
+    Ok(lim.rlim_cur)
 }
 
 #[cfg(test)]

@@ -116,7 +116,10 @@ impl SockAddr {
                 // larger than and aligned for it.
                 let sin = unsafe { &*ptr.cast::<libc::sockaddr_in>() };
                 let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
-                Some(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(sin.sin_port))))
+                Some(SocketAddr::V4(SocketAddrV4::new(
+                    ip,
+                    u16::from_be(sin.sin_port),
+                )))
             }
             libc::AF_INET6 => {
                 // SAFETY: the family says the storage holds a sockaddr_in6; storage is
@@ -139,6 +142,9 @@ impl SockAddr {
         (&self.storage as *const libc::sockaddr_storage).cast()
     }
 }
+
+/// The Unix-domain address family, for [`stream_socket`].
+pub(crate) const AF_UNIX: libc::c_int = libc::AF_UNIX;
 
 /// A new non-blocking, close-on-exec stream socket of `family`.
 pub(crate) fn stream_socket(family: libc::c_int) -> io::Result<OwnedFd> {
@@ -290,7 +296,9 @@ pub(crate) fn recv_buffer_size(fd: BorrowedFd<'_>) -> io::Result<usize> {
 pub(crate) fn set_linger(fd: BorrowedFd<'_>, linger: Option<Duration>) -> io::Result<()> {
     let value = libc::linger {
         l_onoff: linger.is_some() as libc::c_int,
-        l_linger: linger.map_or(0, |d| d.as_secs().min(libc::c_int::MAX as u64) as libc::c_int),
+        l_linger: linger.map_or(0, |d| {
+            d.as_secs().min(libc::c_int::MAX as u64) as libc::c_int
+        }),
     };
     setsockopt(fd, libc::SOL_SOCKET, libc::SO_LINGER, value)
 }
@@ -332,7 +340,11 @@ mod tests {
     fn loopback_connect_accept_and_options() {
         let lst = stream_socket(libc::AF_INET).unwrap();
         set_reuseaddr(lst.as_fd(), true).unwrap();
-        bind(lst.as_fd(), &SockAddr::from_inet("127.0.0.1:0".parse().unwrap())).unwrap();
+        bind(
+            lst.as_fd(),
+            &SockAddr::from_inet("127.0.0.1:0".parse().unwrap()),
+        )
+        .unwrap();
         listen(lst.as_fd(), 16).unwrap();
         let addr = local_addr(lst.as_fd()).unwrap();
         let cli = stream_socket(libc::AF_INET).unwrap();
@@ -355,9 +367,6 @@ mod tests {
         set_recv_buffer_size(srv.as_fd(), 4096).unwrap();
         assert!(recv_buffer_size(srv.as_fd()).unwrap() >= 4096);
         set_linger(srv.as_fd(), Some(Duration::ZERO)).unwrap();
-        assert_eq!(
-            peer_addr(srv.as_fd()).unwrap().as_inet(),
-            peer.as_inet()
-        );
+        assert_eq!(peer_addr(srv.as_fd()).unwrap().as_inet(), peer.as_inet());
     }
 }
