@@ -41,46 +41,7 @@ use super::reactor::Reactor;
 use super::time::Timers;
 use crate::sys::eventfd::EventFd;
 
-use self::inject::Injector;
-
-/// Stand-in with the API of `crate::rt::inject` (CONTRACTS.md §2) until it lands on main.
-mod inject {
-    use std::collections::VecDeque;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Mutex, PoisonError};
-
-    /// Cross-thread queue with a coalescing "notified" flag.
-    #[derive(Debug, Default)]
-    pub(crate) struct Injector<T> {
-        /// Items pushed and not yet drained.
-        queue: Mutex<VecDeque<T>>,
-        /// Whether a signal is owed for the current drain cycle.
-        notified: AtomicBool,
-    }
-
-    impl<T> Injector<T> {
-        /// An empty injector.
-        pub(crate) fn new() -> Self {
-            Injector {
-                queue: Mutex::new(VecDeque::new()),
-                notified: AtomicBool::new(false),
-            }
-        }
-        /// Queues `item`; true when the caller must signal the loop.
-        pub(crate) fn push(&self, item: T) -> bool {
-            self.queue
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push_back(item);
-            !self.notified.swap(true, Ordering::AcqRel)
-        }
-        /// Clears the flag, then moves every queued item to `out`.
-        pub(crate) fn drain_into(&self, out: &mut VecDeque<T>) {
-            self.notified.store(false, Ordering::Release);
-            out.append(&mut self.queue.lock().unwrap_or_else(PoisonError::into_inner));
-        }
-    }
-}
+use super::inject::Injector;
 
 /// The ready-queue name of the `block_on` future (never a task-table token).
 const MAIN: u64 = u64::MAX;

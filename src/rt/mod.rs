@@ -25,6 +25,11 @@
 //! ```
 
 mod executor;
+#[cfg(not(loom))]
+pub(crate) mod inject;
+#[cfg(loom)] // public only so that tests/loom_inject.rs can model it
+#[doc(hidden)]
+pub mod inject;
 pub mod net;
 pub(crate) mod reactor;
 pub mod sync;
