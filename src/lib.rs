@@ -26,3 +26,5 @@ pub mod generated;
 pub mod http;
 pub mod rt;
 pub mod trace;
+
+pub use error::{Error, Result};
