@@ -217,7 +217,13 @@ mod tests {
     use std::future::Future;
     use std::pin::pin;
     use std::sync::Arc;
-    use std::task::{Context, Poll, Waker};
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct Noop;
+
+    impl Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
 
     #[test]
     fn try_lock_fails_while_held_and_guard_gives_access() {
@@ -237,10 +243,10 @@ mod tests {
         let held = m.try_lock().unwrap();
         {
             let mut cancelled = pin!(m.lock());
-            let waker = Waker::noop();
+            let waker = Waker::from(Arc::new(Noop));
             assert!(cancelled
                 .as_mut()
-                .poll(&mut Context::from_waker(waker))
+                .poll(&mut Context::from_waker(&waker))
                 .is_pending());
         }
         drop(held);
@@ -252,8 +258,8 @@ mod tests {
         let m = Mutex::new(0);
         let held = m.try_lock().unwrap();
         let mut waiting = pin!(m.lock());
-        let waker = Waker::noop();
-        let mut cx = Context::from_waker(waker);
+        let waker = Waker::from(Arc::new(Noop));
+        let mut cx = Context::from_waker(&waker);
         assert!(waiting.as_mut().poll(&mut cx).is_pending());
         drop(held);
         assert!(m.try_lock().is_err(), "the lock belongs to the waiter now");
