@@ -25,3 +25,5 @@ pub mod error;
 pub mod generated;
 pub mod http;
 pub mod rt;
+
+pub use error::{Error, Result};
