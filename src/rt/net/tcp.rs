@@ -1,0 +1,232 @@
+//! TCP streams and listeners.
+//!
+//! A connect is non-blocking: `connect(2)` returns `EINPROGRESS`, the socket is registered,
+//! and the connect completes when the write slot turns ready; `SO_ERROR` then says whether it
+//! succeeded. The socket is registered *after* `connect(2)` because epoll reports an
+//! unconnected TCP socket as hung up.
+
+use std::future::poll_fn;
+use std::io::{self, IoSlice};
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::OwnedFd;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::BytesMut;
+
+use super::{impl_async_stream, resolve, Source};
+use crate::rt::reactor::WRITE;
+use crate::sys::socket::{self, SockAddr};
+
+/// Backlog for listening sockets (the kernel caps it at `somaxconn`).
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// A TCP connection on the loop. `TCP_NODELAY` is on by default.
+///
+/// Dropping it (or [`close`](TcpStream::close)) deregisters it and wakes any task waiting on
+/// it with an error.
+#[derive(Debug)]
+pub struct TcpStream {
+    /// The registered socket.
+    source: Source,
+}
+
+impl_async_stream!(TcpStream);
+
+impl TcpStream {
+    /// Connects to `addr` without blocking the loop.
+    ///
+    /// # Panics
+    /// Outside a running weir runtime.
+    pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+        let target = SockAddr::from_inet(addr);
+        let fd = socket::stream_socket(target.family())?;
+        let connected = socket::connect(std::os::fd::AsFd::as_fd(&fd), &target)?;
+        let stream = TcpStream::from_fd(fd)?;
+        if !connected {
+            poll_fn(|cx| stream.source.poll_ready(WRITE, cx)).await?;
+            if let Some(err) = socket::take_error(stream.source.fd()?)? {
+                return Err(err);
+            }
+        }
+        Ok(stream)
+    }
+
+    /// Resolves `host` (on the resolver threads, see [`resolve`](super::resolve)) and
+    /// connects to each address in turn, IPv6 and IPv4 as the resolver orders them; returns
+    /// the first connection or the last error.
+    pub async fn connect_host(host: &str, port: u16) -> io::Result<TcpStream> {
+        let addrs = resolve(host, port).await?;
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "host resolved to no address");
+        for addr in addrs {
+            match TcpStream::connect(addr).await {
+                Ok(stream) => return Ok(stream),
+                Err(err) => last = err,
+            }
+        }
+        Err(last)
+    }
+
+    /// Registers a connected (or connecting) socket, with `TCP_NODELAY` on.
+    fn from_fd(fd: OwnedFd) -> io::Result<TcpStream> {
+        socket::set_nodelay(std::os::fd::AsFd::as_fd(&fd), true)?;
+        Ok(TcpStream {
+            source: Source::new(fd)?,
+        })
+    }
+
+    /// Sets `TCP_NODELAY`.
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        socket::set_nodelay(self.source.fd()?, on)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        socket::nodelay(self.source.fd()?)
+    }
+
+    /// Sets `SO_KEEPALIVE`.
+    pub fn set_keepalive(&self, on: bool) -> io::Result<()> {
+        socket::set_keepalive(self.source.fd()?, on)
+    }
+
+    /// Sets `SO_SNDBUF` (the kernel doubles it and applies a minimum).
+    pub fn set_send_buffer_size(&self, size: usize) -> io::Result<()> {
+        socket::set_send_buffer_size(self.source.fd()?, size)
+    }
+
+    /// Sets `SO_RCVBUF` (the kernel doubles it and applies a minimum).
+    pub fn set_recv_buffer_size(&self, size: usize) -> io::Result<()> {
+        socket::set_recv_buffer_size(self.source.fd()?, size)
+    }
+
+    /// The effective `SO_SNDBUF`.
+    pub fn send_buffer_size(&self) -> io::Result<usize> {
+        socket::send_buffer_size(self.source.fd()?)
+    }
+
+    /// The effective `SO_RCVBUF`.
+    pub fn recv_buffer_size(&self) -> io::Result<usize> {
+        socket::recv_buffer_size(self.source.fd()?)
+    }
+
+    /// Sets `SO_LINGER`; `Some(Duration::ZERO)` makes close send a reset (RST).
+    pub fn set_linger(&self, linger: Option<Duration>) -> io::Result<()> {
+        socket::set_linger(self.source.fd()?, linger)
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        inet(socket::local_addr(self.source.fd()?)?)
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        inet(socket::peer_addr(self.source.fd()?)?)
+    }
+
+    /// Reads into `buf` through a shared reference (several tasks may hold an `Rc` to the
+    /// stream; each direction keeps only the latest waiter).
+    pub fn poll_read_shared(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.source.poll_read(cx, buf)
+    }
+
+    /// Reads into `buf` through a shared reference.
+    pub async fn read_shared(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.source.poll_read(cx, buf)).await
+    }
+
+    /// Writes through a shared reference.
+    pub fn poll_write_shared(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.source.poll_write(cx, buf)
+    }
+
+    /// Reads into `buf`'s spare capacity through a shared reference.
+    pub fn poll_read_buf_shared(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+    ) -> Poll<io::Result<usize>> {
+        self.source.poll_read_buf(cx, buf)
+    }
+
+    /// Writes `bufs` in one call through a shared reference.
+    pub fn poll_write_vectored_shared(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.source.poll_write_vectored(cx, bufs)
+    }
+
+    /// Takes the stream off the loop now, through a shared reference: every task waiting on
+    /// it wakes with an error, later I/O fails with `NotConnected`, and the peer sees the
+    /// connection shut down. The fd is closed when the stream is dropped.
+    pub fn disconnect(&self) -> io::Result<()> {
+        let fd = self.source.fd()?;
+        // Shut down first (the fd is still valid), then deregister and wake.
+        let shut = crate::sys::shutdown(fd, Shutdown::Both);
+        self.source.disconnect()?;
+        match shut {
+            Err(err) if err.kind() != io::ErrorKind::NotConnected => Err(err),
+            _ => Ok(()),
+        }
+    }
+
+    /// Deregisters, wakes any waiting task with an error, and closes the socket, reporting
+    /// the error `close(2)` returns (which `Drop` must ignore).
+    pub fn close(self) -> io::Result<()> {
+        self.source.close()
+    }
+}
+
+/// Converts a kernel address that must be IPv4 or IPv6.
+fn inet(addr: SockAddr) -> io::Result<SocketAddr> {
+    addr.as_inet()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an IP address"))
+}
+
+/// A TCP listening socket on the loop.
+#[derive(Debug)]
+pub struct TcpListener {
+    /// The registered socket.
+    source: Source,
+}
+
+impl TcpListener {
+    /// Binds to `addr` (with `SO_REUSEADDR`) and listens.
+    ///
+    /// # Panics
+    /// Outside a running weir runtime.
+    pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+        let local = SockAddr::from_inet(addr);
+        let fd = socket::stream_socket(local.family())?;
+        let borrowed = std::os::fd::AsFd::as_fd(&fd);
+        socket::set_reuseaddr(borrowed, true)?;
+        socket::bind(borrowed, &local)?;
+        socket::listen(borrowed, LISTEN_BACKLOG)?;
+        Ok(TcpListener {
+            source: Source::new(fd)?,
+        })
+    }
+
+    /// Accepts a connection (`TCP_NODELAY` on) and its peer's address.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (fd, peer) = poll_fn(|cx| self.source.poll_accept(cx)).await?;
+        Ok((TcpStream::from_fd(fd)?, inet(peer)?))
+    }
+
+    /// The address it is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        inet(socket::local_addr(self.source.fd()?)?)
+    }
+
+    /// Deregisters and closes the socket, reporting `close(2)`'s error.
+    pub fn close(self) -> io::Result<()> {
+        self.source.close()
+    }
+}

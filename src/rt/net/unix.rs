@@ -1,0 +1,108 @@
+//! Unix-domain stream sockets: the same surface as TCP, addressed by path.
+
+use std::future::poll_fn;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use super::{impl_async_stream, Source};
+use crate::rt::reactor::WRITE;
+use crate::sys::socket::{self, SockAddr};
+
+/// Backlog for listening sockets (the kernel caps it at `somaxconn`).
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// A Unix-domain stream connection on the loop.
+///
+/// Dropping it (or [`close`](UnixStream::close)) deregisters it and wakes any task waiting on
+/// it with an error.
+#[derive(Debug)]
+pub struct UnixStream {
+    /// The registered socket.
+    source: Source,
+}
+
+impl_async_stream!(UnixStream);
+
+impl UnixStream {
+    /// Connects to the socket at `path` without blocking the loop.
+    ///
+    /// # Panics
+    /// Outside a running weir runtime.
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let target = SockAddr::from_path(path.as_ref())?;
+        let fd = socket::stream_socket(socket::AF_UNIX)?;
+        let connected = socket::connect(fd.as_fd(), &target)?;
+        let stream = UnixStream::from_fd(fd)?;
+        if !connected {
+            poll_fn(|cx| stream.source.poll_ready(WRITE, cx)).await?;
+            if let Some(err) = socket::take_error(stream.source.fd()?)? {
+                return Err(err);
+            }
+        }
+        Ok(stream)
+    }
+
+    fn from_fd(fd: OwnedFd) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            source: Source::new(fd)?,
+        })
+    }
+
+    /// Sets `SO_SNDBUF`.
+    pub fn set_send_buffer_size(&self, size: usize) -> io::Result<()> {
+        socket::set_send_buffer_size(self.source.fd()?, size)
+    }
+
+    /// Sets `SO_RCVBUF`.
+    pub fn set_recv_buffer_size(&self, size: usize) -> io::Result<()> {
+        socket::set_recv_buffer_size(self.source.fd()?, size)
+    }
+
+    /// Takes the stream off the loop now: waiting tasks wake with an error, later I/O fails
+    /// with `NotConnected`. The fd is closed when the stream is dropped.
+    pub fn disconnect(&self) -> io::Result<()> {
+        let _ = crate::sys::shutdown(self.source.fd()?, std::net::Shutdown::Both);
+        self.source.disconnect()
+    }
+
+    /// Deregisters, wakes any waiting task with an error, and closes the socket, reporting
+    /// the error `close(2)` returns.
+    pub fn close(self) -> io::Result<()> {
+        self.source.close()
+    }
+}
+
+/// A Unix-domain listening socket on the loop.
+#[derive(Debug)]
+pub struct UnixListener {
+    /// The registered socket.
+    source: Source,
+}
+
+impl UnixListener {
+    /// Binds to `path` (which must not exist) and listens.
+    ///
+    /// # Panics
+    /// Outside a running weir runtime.
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        let local = SockAddr::from_path(path.as_ref())?;
+        let fd = socket::stream_socket(socket::AF_UNIX)?;
+        socket::bind(fd.as_fd(), &local)?;
+        socket::listen(fd.as_fd(), LISTEN_BACKLOG)?;
+        Ok(UnixListener {
+            source: Source::new(fd)?,
+        })
+    }
+
+    /// Accepts a connection.
+    pub async fn accept(&self) -> io::Result<UnixStream> {
+        let (fd, _peer) = poll_fn(|cx| self.source.poll_accept(cx)).await?;
+        UnixStream::from_fd(fd)
+    }
+
+    /// Deregisters and closes the socket (the path stays; remove it yourself).
+    pub fn close(self) -> io::Result<()> {
+        self.source.close()
+    }
+}

@@ -1,0 +1,528 @@
+//! The reactor: one epoll instance per loop and a waiter table of two slots per fd.
+//!
+//! # Edge-triggered, registered once
+//!
+//! Each fd is added to epoll exactly once, when its I/O object is created, with
+//! `EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET`, and removed once, when it closes. Edge
+//! triggering means the kernel reports a direction when it *becomes* ready, not while it
+//! *is* ready, so interest never has to change: there is no `epoll_ctl` per read or write,
+//! and an fd nobody is waiting on costs nothing after its edge has been recorded. The price
+//! is that readiness must be remembered in user space until consumed — which is exactly
+//! what the slots below do — and forgotten only when an I/O call proves the direction is
+//! drained (`EAGAIN`, or a short read/write: the kernel had no more to give or no more room,
+//! so the next change of state is a new edge). Treating a short transfer as drained is what
+//! saves the extra `EAGAIN` call per round trip.
+//!
+//! # The waiter slot machine
+//!
+//! Each fd has a read slot and a write slot ([`READ`], [`WRITE`]). Their states and
+//! transitions are the waiter-slot machine of the formal model (`model/`, CONTRACTS.md §4):
+//! `Empty`, `Waiting` (holds a waker), `Ready` (readiness seen, not consumed), `Closed`, plus
+//! a sticky `hup` flag; events `Poll`, `Clear`, `Readiness`, `HangUp`, `Close`, `Drop`. The
+//! transition function is the generated one; this module only adds the waker that lives in
+//! a `Waiting` slot.
+//!
+//! # Invariants
+//! - A slot holds a waker if and only if its state is `Waiting`.
+//! - A waker leaves a slot exactly once: woken (by `Readiness`, `HangUp` or `Close`) or
+//!   dropped (by `Drop` or replaced by `Poll`). Wakers are woken after the table's borrow is
+//!   released, so a waker may call back into the reactor.
+//! - A token names a table entry *and* its generation, so an event for a removed fd can
+//!   never reach the entry's next occupant.
+
+use std::cell::RefCell;
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use crate::sys::epoll::{self, Epoll, Events};
+
+/// The slot machine's states, events and transition function.
+///
+/// `crate::generated::waiter` replaces this module once the generator has landed; the
+/// reactor uses only `State`, `Event` and `transition`.
+mod machine {
+    /// A slot's control state.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub(crate) enum State {
+        /// No waker, readiness not known.
+        Empty,
+        /// A waker is registered.
+        Waiting,
+        /// Readiness seen and not yet consumed.
+        Ready,
+        /// The fd was closed or deregistered.
+        Closed,
+    }
+
+    /// What happens to a slot.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(crate) enum Event {
+        /// A task asks before an I/O attempt.
+        Poll,
+        /// The I/O would block or was short.
+        Clear,
+        /// epoll reported the direction ready.
+        Readiness,
+        /// epoll reported hang-up or error.
+        HangUp,
+        /// The fd is closed or deregistered.
+        Close,
+        /// The waiting future was dropped.
+        Drop,
+    }
+
+    /// The slot's next `(state, hup)`, or `None` if `event` is illegal in `state`.
+    pub(crate) const fn transition(state: State, hup: bool, event: Event) -> Option<(State, bool)> {
+        use Event as E;
+        use State as S;
+        Some(match (state, event) {
+            (S::Closed, _) => (S::Closed, hup),
+            (_, E::Close) => (S::Closed, hup),
+            (S::Empty | S::Waiting, E::Poll) => (S::Waiting, hup),
+            (S::Ready, E::Poll) => (S::Ready, hup),
+            (S::Ready, E::Clear) if !hup => (S::Empty, hup),
+            (S::Ready, E::Clear) => (S::Ready, hup),
+            (S::Empty, E::Clear) => (S::Empty, hup),
+            (S::Waiting, E::Clear) => return None,
+            (_, E::Readiness) => (S::Ready, hup),
+            (_, E::HangUp) => (S::Ready, true),
+            (S::Waiting, E::Drop) => (S::Empty, hup),
+            (s, E::Drop) => (s, hup),
+        })
+    }
+}
+
+pub(crate) use machine::{Event, State};
+
+/// Index of the read slot.
+pub(crate) const READ: usize = 0;
+/// Index of the write slot.
+pub(crate) const WRITE: usize = 1;
+
+/// How many events one `epoll_wait` can return.
+const EVENTS_CAPACITY: usize = 1024;
+
+/// The interest every fd is registered with, once.
+const INTEREST: u32 = epoll::IN | epoll::OUT | epoll::RDHUP | epoll::ET;
+
+/// One direction of one fd.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    /// The machine state.
+    state: State,
+    /// Sticky hang-up/error flag of the model.
+    hup: bool,
+    /// # Invariant
+    /// `Some` exactly when `state == Waiting`.
+    waker: Option<Waker>,
+}
+
+impl Default for Slot {
+    fn default() -> Slot {
+        Slot {
+            state: State::Empty,
+            hup: false,
+            waker: None,
+        }
+    }
+}
+
+impl Slot {
+    /// Applies `event`; returns the waker the caller must wake (after releasing any borrow),
+    /// or the illegal event as an error (state unchanged).
+    pub(crate) fn apply(
+        &mut self,
+        event: Event,
+        cx: Option<&Context<'_>>,
+    ) -> Result<Option<Waker>, Event> {
+        let (next, hup) = machine::transition(self.state, self.hup, event).ok_or(event)?;
+        let was_waiting = self.state == State::Waiting;
+        self.state = next;
+        self.hup = hup;
+        match (was_waiting, next) {
+            (_, State::Waiting) => {
+                if let Some(cx) = cx {
+                    self.store_waker(cx.waker());
+                }
+                Ok(None)
+            }
+            // Left `Waiting` by readiness/hang-up/close: wake; by `Drop`: just remove.
+            (true, _) if event == Event::Drop => Ok(self.waker.take().and(None)),
+            (true, _) => Ok(self.waker.take()),
+            (false, _) => Ok(None),
+        }
+    }
+
+    fn store_waker(&mut self, waker: &Waker) {
+        match &self.waker {
+            Some(old) if old.will_wake(waker) => {}
+            _ => self.waker = Some(waker.clone()),
+        }
+    }
+
+    /// The machine state.
+    pub(crate) fn state(&self) -> State {
+        self.state
+    }
+
+    /// The sticky hang-up flag.
+    pub(crate) fn hup(&self) -> bool {
+        self.hup
+    }
+
+    /// Whether a waker is stored (for tests of the invariant).
+    #[cfg(test)]
+    fn has_waker(&self) -> bool {
+        self.waker.is_some()
+    }
+}
+
+/// A registered fd's name in the table: entry index (low 32 bits) and generation (high 32).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Token(u64);
+
+impl Token {
+    fn new(index: usize, generation: u32) -> Token {
+        Token(u64::from(generation) << 32 | index as u64)
+    }
+    fn index(self) -> usize {
+        (self.0 & 0xffff_ffff) as usize
+    }
+    fn generation(self) -> u32 {
+        (self.0 >> 32) as u32
+    }
+}
+
+/// The epoll data of the loop's own wake-up eventfd (never a table token: index `u32::MAX`
+/// is never allocated).
+pub(crate) const WAKE_TOKEN: u64 = 0xffff_ffff;
+
+/// One table entry.
+#[derive(Debug)]
+struct Entry {
+    /// Bumped each time the entry is freed.
+    generation: u32,
+    /// The read and write slots, `Some` while the entry is in use.
+    slots: Option<[Slot; 2]>,
+}
+
+/// The waiter table: a slab of entries with a free list.
+#[derive(Debug, Default)]
+struct Table {
+    /// All entries ever allocated; freed ones are reused.
+    entries: Vec<Entry>,
+    /// Indices of free entries.
+    free: Vec<usize>,
+    /// How many entries are in use.
+    live: usize,
+}
+
+impl Table {
+    fn insert(&mut self) -> Token {
+        self.live += 1;
+        let index = self.free.pop().unwrap_or_else(|| {
+            self.entries.push(Entry {
+                generation: 0,
+                slots: None,
+            });
+            self.entries.len() - 1
+        });
+        let entry = &mut self.entries[index];
+        entry.slots = Some(Default::default());
+        Token::new(index, entry.generation)
+    }
+
+    fn get(&mut self, token: Token) -> Option<&mut [Slot; 2]> {
+        let entry = self.entries.get_mut(token.index())?;
+        if entry.generation != token.generation() {
+            return None;
+        }
+        entry.slots.as_mut()
+    }
+
+    fn remove(&mut self, token: Token) {
+        if let Some(entry) = self.entries.get_mut(token.index()) {
+            if entry.generation == token.generation() && entry.slots.take().is_some() {
+                entry.generation = entry.generation.wrapping_add(1);
+                self.free.push(token.index());
+                self.live -= 1;
+            }
+        }
+    }
+}
+
+/// One loop's epoll instance and waiter table.
+#[derive(Debug)]
+pub(crate) struct Reactor {
+    /// The epoll instance.
+    epoll: Epoll,
+    /// Filled by each `epoll_wait`; allocated once.
+    events: RefCell<Events>,
+    /// The waiter table. Borrowed only briefly, never while waking.
+    table: RefCell<Table>,
+}
+
+/// What one turn of the reactor saw.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Turn {
+    /// Whether the loop's wake-up eventfd fired.
+    pub(crate) woken_from_outside: bool,
+}
+
+impl Reactor {
+    /// A new reactor with its own epoll instance.
+    pub(crate) fn new() -> io::Result<Reactor> {
+        Ok(Reactor {
+            epoll: Epoll::new()?,
+            events: RefCell::new(Events::with_capacity(EVENTS_CAPACITY)),
+            table: RefCell::new(Table::default()),
+        })
+    }
+
+    /// Registers the loop's wake-up eventfd (level semantics are not needed: it is drained
+    /// on every wake-up, so each notify is a new edge).
+    pub(crate) fn register_waker_fd(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        self.epoll.add(fd, WAKE_TOKEN, epoll::IN | epoll::ET)
+    }
+
+    /// Registers `fd` once, edge-triggered for both directions; returns its token.
+    pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<Token> {
+        let token = self.table.borrow_mut().insert();
+        if let Err(err) = self.epoll.add(fd, token.0, INTEREST) {
+            self.table.borrow_mut().remove(token);
+            return Err(err);
+        }
+        Ok(token)
+    }
+
+    /// Applies `event` to one slot and wakes what it releases. An unknown token acts like a
+    /// `Closed` slot.
+    fn apply(&self, token: Token, dir: usize, event: Event, cx: Option<&Context<'_>>) -> State {
+        let (state, waker) = {
+            let mut table = self.table.borrow_mut();
+            let Some(slots) = table.get(token) else {
+                return State::Closed;
+            };
+            let slot = &mut slots[dir];
+            let waker = slot.apply(event, cx);
+            debug_assert!(
+                waker.is_ok(),
+                "illegal waiter event {event:?} in {:?}",
+                slot.state
+            );
+            (slot.state, waker.ok().flatten())
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        state
+    }
+
+    /// `Poll`: `Ready(Ok)` when the direction is ready (go do I/O), `Ready(Err)` when the fd
+    /// is closed, `Pending` with the task's waker stored otherwise.
+    pub(crate) fn poll_ready(
+        &self,
+        token: Token,
+        dir: usize,
+        cx: &Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.apply(token, dir, Event::Poll, Some(cx)) {
+            State::Ready => Poll::Ready(Ok(())),
+            State::Closed => Poll::Ready(Err(closed_error())),
+            State::Empty | State::Waiting => Poll::Pending,
+        }
+    }
+
+    /// `Clear`: the I/O would block or was short. Returns whether the slot is still `Ready`
+    /// (hang-up is sticky).
+    pub(crate) fn clear(&self, token: Token, dir: usize) -> bool {
+        self.apply(token, dir, Event::Clear, None) == State::Ready
+    }
+
+    /// `Drop`: the future waiting on this direction was dropped; removes its waker.
+    pub(crate) fn drop_waiter(&self, token: Token, dir: usize) {
+        self.apply(token, dir, Event::Drop, None);
+    }
+
+    /// `Close` on both directions: wakes any waiter (it then sees an error) and deregisters
+    /// `fd` from epoll. The table entry stays (`Closed`) until [`Reactor::remove`].
+    pub(crate) fn close(&self, token: Token, fd: BorrowedFd<'_>) -> io::Result<()> {
+        let was_open = self
+            .slot_state(token, READ)
+            .is_some_and(|s| s != State::Closed);
+        self.apply(token, READ, Event::Close, None);
+        self.apply(token, WRITE, Event::Close, None);
+        if was_open {
+            self.epoll.delete(fd)?;
+        }
+        Ok(())
+    }
+
+    /// Frees the table entry of a closed fd.
+    pub(crate) fn remove(&self, token: Token) {
+        self.table.borrow_mut().remove(token);
+    }
+
+    /// Whether epoll reported hang-up or error on either direction: no syscall.
+    pub(crate) fn peer_hung_up(&self, token: Token) -> bool {
+        let mut table = self.table.borrow_mut();
+        table
+            .get(token)
+            .is_some_and(|s| s[READ].hup() || s[WRITE].hup())
+    }
+
+    /// The state of one slot, `None` for an unknown token.
+    pub(crate) fn slot_state(&self, token: Token, dir: usize) -> Option<State> {
+        let mut table = self.table.borrow_mut();
+        table.get(token).map(|s| s[dir].state())
+    }
+
+    /// How many fds are registered (table entries in use).
+    pub(crate) fn registered(&self) -> usize {
+        self.table.borrow().live
+    }
+
+    /// Waits for events (`None`: no timeout) and applies them to the table, waking waiters.
+    pub(crate) fn turn(&self, timeout: Option<Duration>) -> io::Result<Turn> {
+        let mut events = self.events.borrow_mut();
+        self.epoll.wait(&mut events, timeout_ms(timeout))?;
+        let mut turn = Turn::default();
+        for i in 0..events.len() {
+            let Some((data, flags)) = events.get(i) else {
+                break;
+            };
+            if data == WAKE_TOKEN {
+                turn.woken_from_outside = true;
+            } else {
+                self.dispatch(Token(data), flags);
+            }
+        }
+        Ok(turn)
+    }
+
+    /// Applies one epoll event to both slots of its fd.
+    fn dispatch(&self, token: Token, flags: u32) {
+        if flags & (epoll::HUP | epoll::ERR | epoll::RDHUP) != 0 {
+            self.apply(token, READ, Event::HangUp, None);
+        } else if flags & epoll::IN != 0 {
+            self.apply(token, READ, Event::Readiness, None);
+        }
+        if flags & (epoll::HUP | epoll::ERR) != 0 {
+            self.apply(token, WRITE, Event::HangUp, None);
+        } else if flags & epoll::OUT != 0 {
+            self.apply(token, WRITE, Event::Readiness, None);
+        }
+    }
+}
+
+/// The error a task sees on a closed or deregistered fd.
+pub(crate) fn closed_error() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "the socket was closed")
+}
+
+/// Milliseconds for `epoll_wait`, rounded up so a near deadline does not spin at 0.
+fn timeout_ms(timeout: Option<Duration>) -> i32 {
+    match timeout {
+        None => -1,
+        Some(d) => {
+            let ms = d.as_nanos().div_ceil(1_000_000);
+            ms.min(i32::MAX as u128) as i32
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counting() -> (Arc<Count>, Waker) {
+        let c = Arc::new(Count(AtomicUsize::new(0)));
+        (c.clone(), Waker::from(c))
+    }
+
+    #[test]
+    fn readiness_before_poll_is_not_lost() {
+        let (count, waker) = counting();
+        let cx = Context::from_waker(&waker);
+        let mut slot = Slot::default();
+        assert!(slot.apply(Event::Readiness, None).unwrap().is_none());
+        slot.apply(Event::Poll, Some(&cx)).unwrap();
+        assert_eq!(slot.state(), State::Ready);
+        assert!(!slot.has_waker());
+        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn waiting_slot_is_woken_once_by_readiness() {
+        let (count, waker) = counting();
+        let cx = Context::from_waker(&waker);
+        let mut slot = Slot::default();
+        slot.apply(Event::Poll, Some(&cx)).unwrap();
+        assert!(slot.has_waker());
+        slot.apply(Event::Readiness, None).unwrap().unwrap().wake();
+        assert!(slot.apply(Event::Readiness, None).unwrap().is_none());
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn hang_up_is_sticky_across_clear() {
+        let mut slot = Slot::default();
+        slot.apply(Event::HangUp, None).unwrap();
+        slot.apply(Event::Clear, None).unwrap();
+        assert_eq!(slot.state(), State::Ready);
+        assert!(slot.hup());
+    }
+
+    #[test]
+    fn drop_removes_waker_without_waking() {
+        let (count, waker) = counting();
+        let cx = Context::from_waker(&waker);
+        let mut slot = Slot::default();
+        slot.apply(Event::Poll, Some(&cx)).unwrap();
+        assert!(slot.apply(Event::Drop, None).unwrap().is_none());
+        assert!(!slot.has_waker());
+        assert_eq!(slot.state(), State::Empty);
+        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn clear_while_waiting_is_illegal() {
+        let (_count, waker) = counting();
+        let cx = Context::from_waker(&waker);
+        let mut slot = Slot::default();
+        slot.apply(Event::Poll, Some(&cx)).unwrap();
+        assert!(matches!(slot.apply(Event::Clear, None), Err(Event::Clear)));
+        assert_eq!(slot.state(), State::Waiting);
+    }
+
+    #[test]
+    fn stale_token_never_reaches_the_next_occupant() {
+        let mut table = Table::default();
+        let a = table.insert();
+        table.remove(a);
+        let b = table.insert();
+        assert_eq!(a.index(), b.index());
+        assert!(table.get(a).is_none());
+        assert!(table.get(b).is_some());
+        assert_eq!(table.live, 1);
+    }
+
+    #[test]
+    fn timeout_rounds_up() {
+        assert_eq!(timeout_ms(Some(Duration::from_micros(10))), 1);
+        assert_eq!(timeout_ms(Some(Duration::ZERO)), 0);
+        assert_eq!(timeout_ms(None), -1);
+    }
+}
