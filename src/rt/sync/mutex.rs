@@ -29,17 +29,7 @@ use crate::loom::cell::UnsafeCell;
 ///
 /// # Examples
 /// ```
-/// # fn block_on<F: std::future::Future>(fut: F) -> F::Output {
-/// #     struct Unpark(std::thread::Thread);
-/// #     impl std::task::Wake for Unpark { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-/// #     let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&waker);
-/// #     let mut fut = std::pin::pin!(fut);
-/// #     loop {
-/// #         if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) { return v; }
-/// #         std::thread::park();
-/// #     }
-/// # }
+/// use weir::rt::block_on;
 /// use std::sync::Arc;
 /// use weir::rt::sync::Mutex;
 ///
@@ -98,17 +88,7 @@ impl<T> Mutex<T> {
     ///
     /// # Examples
     /// ```
-    /// # fn block_on<F: std::future::Future>(fut: F) -> F::Output {
-    /// #     struct Unpark(std::thread::Thread);
-    /// #     impl std::task::Wake for Unpark { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-    /// #     let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut fut = std::pin::pin!(fut);
-    /// #     loop {
-    /// #         if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) { return v; }
-    /// #         std::thread::park();
-    /// #     }
-    /// # }
+    /// use weir::rt::block_on;
     /// let names = weir::rt::sync::Mutex::new(Vec::new());
     /// block_on(async {
     ///     names.lock().await.push("a");

@@ -56,17 +56,7 @@ const WAKE_BATCH: usize = 16;
 ///
 /// # Examples
 /// ```
-/// # fn block_on<F: std::future::Future>(fut: F) -> F::Output {
-/// #     struct Unpark(std::thread::Thread);
-/// #     impl std::task::Wake for Unpark { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-/// #     let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
-/// #     let mut cx = std::task::Context::from_waker(&waker);
-/// #     let mut fut = std::pin::pin!(fut);
-/// #     loop {
-/// #         if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) { return v; }
-/// #         std::thread::park();
-/// #     }
-/// # }
+/// use weir::rt::block_on;
 /// use weir::rt::sync::Semaphore;
 ///
 /// let connections = Semaphore::new(2);
@@ -182,17 +172,7 @@ impl Semaphore {
     ///
     /// # Examples
     /// ```
-    /// # fn block_on<F: std::future::Future>(fut: F) -> F::Output {
-    /// #     struct Unpark(std::thread::Thread);
-    /// #     impl std::task::Wake for Unpark { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-    /// #     let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut fut = std::pin::pin!(fut);
-    /// #     loop {
-    /// #         if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) { return v; }
-    /// #         std::thread::park();
-    /// #     }
-    /// # }
+    /// use weir::rt::block_on;
     /// let sem = weir::rt::sync::Semaphore::new(1);
     /// let permit = block_on(sem.acquire()).unwrap();
     /// assert!(sem.try_acquire().is_err());
@@ -214,17 +194,7 @@ impl Semaphore {
     ///
     /// # Examples
     /// ```
-    /// # fn block_on<F: std::future::Future>(fut: F) -> F::Output {
-    /// #     struct Unpark(std::thread::Thread);
-    /// #     impl std::task::Wake for Unpark { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-    /// #     let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut fut = std::pin::pin!(fut);
-    /// #     loop {
-    /// #         if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) { return v; }
-    /// #         std::thread::park();
-    /// #     }
-    /// # }
+    /// use weir::rt::block_on;
     /// use std::sync::Arc;
     /// let sem = Arc::new(weir::rt::sync::Semaphore::new(1));
     /// let permit = block_on(sem.clone().acquire_owned()).unwrap();
@@ -291,17 +261,7 @@ impl Semaphore {
     ///
     /// # Examples
     /// ```
-    /// # fn block_on<F: std::future::Future>(fut: F) -> F::Output {
-    /// #     struct Unpark(std::thread::Thread);
-    /// #     impl std::task::Wake for Unpark { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
-    /// #     let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
-    /// #     let mut cx = std::task::Context::from_waker(&waker);
-    /// #     let mut fut = std::pin::pin!(fut);
-    /// #     loop {
-    /// #         if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) { return v; }
-    /// #         std::thread::park();
-    /// #     }
-    /// # }
+    /// use weir::rt::block_on;
     /// use weir::rt::sync::{Closed, Semaphore};
     /// let sem = Semaphore::new(0);
     /// sem.close();
