@@ -14,8 +14,18 @@ use util::rt::{read_exact, tcp_pair};
 use weir::rt::net::AsyncStream;
 use weir::rt::spawn;
 
-/// Counts allocations and live bytes, then defers to the system allocator.
+/// Counts allocations and live bytes made on threads that opted in (so the test harness's
+/// own threads do not count), then defers to the system allocator.
 struct Counting;
+
+thread_local! {
+    /// Whether this thread's allocations are counted.
+    static TRACKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn tracked() -> bool {
+    TRACKED.try_with(|t| t.get()).unwrap_or(false)
+}
 
 static ALLOCS: AtomicUsize = AtomicUsize::new(0);
 static LIVE: AtomicIsize = AtomicIsize::new(0);
@@ -23,19 +33,25 @@ static LIVE: AtomicIsize = AtomicIsize::new(0);
 // SAFETY: defers every call to `System` unchanged; the counters are plain atomics.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        if tracked() {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        }
         // SAFETY: same contract as ours.
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        if tracked() {
+            LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        }
         // SAFETY: same contract as ours.
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        LIVE.fetch_add(new as isize - layout.size() as isize, Ordering::Relaxed);
+        if tracked() {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+            LIVE.fetch_add(new as isize - layout.size() as isize, Ordering::Relaxed);
+        }
         // SAFETY: same contract as ours.
         unsafe { System.realloc(ptr, layout, new) }
     }
@@ -52,6 +68,7 @@ static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 #[test]
 fn steady_state_round_trips_allocate_nothing() {
     let _serial = SERIAL.lock().unwrap();
+    TRACKED.with(|t| t.set(true));
     weir::rt::block_on(async {
         let (mut client, mut server) = tcp_pair().await;
         let echo = spawn(async move {
@@ -89,6 +106,7 @@ fn steady_state_round_trips_allocate_nothing() {
 #[test]
 fn a_million_cancelled_timeouts_leave_memory_flat() {
     let _serial = SERIAL.lock().unwrap();
+    TRACKED.with(|t| t.set(true));
     weir::rt::block_on(async {
         let timers = weir::rt::loop_stats().timers;
         let live_before = LIVE.load(Ordering::Relaxed);
