@@ -35,7 +35,6 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::future::Future;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -183,7 +182,7 @@ struct IdleConn<C> {
 }
 
 /// What a checkout yields.
-pub(crate) enum Checkout<C> {
+pub(crate) enum Checkout<C: Poolable> {
     /// An idle connection, with its lease (stage: active).
     Reused(C, Lease<C>),
     /// No idle connection: the lease (stage: connecting) allows opening a new one.
@@ -695,5 +694,270 @@ impl<C: Poolable> fmt::Debug for Lease<C> {
             .field("origin", &self.host.origin)
             .field("stage", &self.stage)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::Poll;
+
+    /// A connection stand-in: an id, a liveness flag the test can flip, a request count.
+    #[derive(Debug)]
+    struct Fake {
+        id: u32,
+        alive: Rc<Cell<bool>>,
+        served: u64,
+        hint: Option<Duration>,
+    }
+
+    impl Poolable for Fake {
+        fn is_reusable(&self) -> bool {
+            self.alive.get()
+        }
+        fn requests_served(&self) -> u64 {
+            self.served
+        }
+        fn keep_alive_hint(&self) -> Option<Duration> {
+            self.hint
+        }
+    }
+
+    fn fake(id: u32) -> Fake {
+        Fake {
+            id,
+            alive: Rc::new(Cell::new(true)),
+            served: 1,
+            hint: None,
+        }
+    }
+
+    fn config(total: usize, per_host: usize) -> PoolConfig {
+        PoolConfig {
+            max_connections: total,
+            max_connections_per_host: per_host,
+            max_idle_per_host: 8,
+            idle_timeout: Some(Duration::from_secs(90)),
+            max_requests_per_connection: None,
+        }
+    }
+
+    fn origin(port: u16) -> Origin {
+        Origin::Tcp {
+            host: "127.0.0.1".into(),
+            port,
+        }
+    }
+
+    /// A pool that records the close reasons it reports.
+    fn pool(cfg: PoolConfig) -> (Pool<Fake>, Rc<RefCell<Vec<CloseReason>>>) {
+        let closed = Rc::new(RefCell::new(Vec::new()));
+        let sink = closed.clone();
+        let events: EventSink = Rc::new(move |e: &ClientEvent<'_>| {
+            if let ClientEvent::Closed { reason, .. } = e {
+                sink.borrow_mut().push(*reason);
+            }
+        });
+        (Pool::new(cfg, Some(events)), closed)
+    }
+
+    /// Polls `fut` once with the current task's waker.
+    async fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
+        std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *fut).poll(cx))).await
+    }
+
+    async fn connect(pool: &Pool<Fake>, o: &Origin) -> Lease<Fake> {
+        match pool.checkout(o, None).await {
+            Ok(Checkout::Connect(mut lease)) => {
+                lease.connected();
+                lease
+            }
+            Ok(Checkout::Reused(c, _)) => panic!("expected a new connection, got reused {c:?}"),
+            Err(e) => panic!("checkout failed: {e}"),
+        }
+    }
+
+    async fn reuse(pool: &Pool<Fake>, o: &Origin) -> (Fake, Lease<Fake>) {
+        match pool.checkout(o, None).await {
+            Ok(Checkout::Reused(c, lease)) => (c, lease),
+            Ok(Checkout::Connect(_)) => panic!("expected a reused connection"),
+            Err(e) => panic!("checkout failed: {e}"),
+        }
+    }
+
+    #[test]
+    fn reuses_the_most_recently_used_idle_connection() {
+        crate::rt::block_on(async {
+            let (pool, _) = pool(config(10, 10));
+            let o = origin(1);
+            let (a, b) = (connect(&pool, &o).await, connect(&pool, &o).await);
+            a.checkin(fake(1));
+            b.checkin(fake(2));
+            assert_eq!(pool.stats().host(&o).idle, 2);
+            let (c, lease) = reuse(&pool, &o).await;
+            assert_eq!(c.id, 2, "most recently used first");
+            assert_eq!(pool.stats().total, PoolCounts { active: 1, idle: 1, ..Default::default() });
+            lease.checkin(c);
+            assert_eq!(pool.stats().total, PoolCounts { idle: 2, ..Default::default() });
+        });
+    }
+
+    #[test]
+    fn waiters_are_served_in_arrival_order_and_counted() {
+        crate::rt::block_on(async {
+            let (pool, _) = pool(config(10, 1));
+            let o = origin(1);
+            let held = connect(&pool, &o).await;
+            let mut first = Box::pin(pool.checkout(&o, None));
+            let mut second = Box::pin(pool.checkout(&o, None));
+            assert!(poll_once(&mut first).await.is_pending());
+            assert!(poll_once(&mut second).await.is_pending());
+            assert_eq!(pool.stats().host(&o).waiters, 2);
+            held.checkin(fake(7));
+            assert!(poll_once(&mut second).await.is_pending(), "second must not overtake");
+            let Poll::Ready(Ok(Checkout::Reused(c, lease))) = poll_once(&mut first).await else {
+                panic!("first waiter should get the checked-in connection");
+            };
+            assert_eq!(c.id, 7);
+            assert_eq!(pool.stats().host(&o).waiters, 1);
+            drop(c);
+            lease.closed(CloseReason::Error);
+            let Poll::Ready(Ok(Checkout::Connect(_))) = poll_once(&mut second).await else {
+                panic!("second waiter should get a slot to connect");
+            };
+        });
+    }
+
+    #[test]
+    fn cancelled_waiter_leaves_no_trace_and_passes_its_grant_on() {
+        crate::rt::block_on(async {
+            let (pool, _) = pool(config(10, 1));
+            let o = origin(1);
+            let held = connect(&pool, &o).await;
+            let mut first = Box::pin(pool.checkout(&o, None));
+            let mut second = Box::pin(pool.checkout(&o, None));
+            assert!(poll_once(&mut first).await.is_pending());
+            assert!(poll_once(&mut second).await.is_pending());
+            drop(held); // grants the permit to `first`
+            drop(first); // cancelled after the grant: the permit moves on to `second`
+            assert_eq!(pool.stats().host(&o).waiters, 1);
+            assert!(matches!(poll_once(&mut second).await, Poll::Ready(Ok(Checkout::Connect(_)))));
+            drop(second);
+            assert_eq!(pool.stats(), PoolStats::default(), "entry forgotten once unused");
+        });
+    }
+
+    #[test]
+    fn pool_timeout_fails_the_checkout_and_uncounts_the_waiter() {
+        crate::rt::block_on(async {
+            let (pool, _) = pool(config(10, 1));
+            let o = origin(1);
+            let _held = connect(&pool, &o).await;
+            let err = pool.checkout(&o, Some(Duration::from_millis(20))).await.err();
+            assert_eq!(err.map(|e| e.kind()), Some(Kind::PoolTimeout));
+            assert_eq!(pool.stats().host(&o), PoolCounts { active: 1, ..Default::default() });
+        });
+    }
+
+    #[test]
+    fn total_limit_waits_across_hosts() {
+        crate::rt::block_on(async {
+            let (pool, _) = pool(config(1, 1));
+            let (a, b) = (origin(1), origin(2));
+            let held = connect(&pool, &a).await;
+            let mut other = Box::pin(pool.checkout(&b, None));
+            assert!(poll_once(&mut other).await.is_pending());
+            assert_eq!(pool.stats().total.waiters, 1);
+            drop(held);
+            assert!(matches!(poll_once(&mut other).await, Poll::Ready(Ok(Checkout::Connect(_)))));
+        });
+    }
+
+    #[test]
+    fn full_pool_evicts_another_hosts_idle_connection_before_connecting() {
+        crate::rt::block_on(async {
+            let (pool, closed) = pool(config(1, 1));
+            let (a, b) = (origin(1), origin(2));
+            connect(&pool, &a).await.checkin(fake(1));
+            let lease = connect(&pool, &b).await;
+            assert_eq!(*closed.borrow(), [CloseReason::Evicted]);
+            assert_eq!(pool.stats().total, PoolCounts { active: 1, ..Default::default() });
+            drop(lease);
+        });
+    }
+
+    #[test]
+    fn dead_idle_connection_is_evicted_at_checkout() {
+        crate::rt::block_on(async {
+            let (pool, closed) = pool(config(10, 10));
+            let o = origin(1);
+            let conn = fake(1);
+            let alive = conn.alive.clone();
+            connect(&pool, &o).await.checkin(conn);
+            alive.set(false); // the peer's FIN arrived while idle
+            let _lease = connect(&pool, &o).await;
+            assert_eq!(*closed.borrow(), [CloseReason::PeerClosed]);
+        });
+    }
+
+    #[test]
+    fn idle_limit_closes_the_least_recently_used() {
+        crate::rt::block_on(async {
+            let (pool, closed) = pool(PoolConfig { max_idle_per_host: 1, ..config(10, 10) });
+            let o = origin(1);
+            let (a, b) = (connect(&pool, &o).await, connect(&pool, &o).await);
+            a.checkin(fake(1));
+            b.checkin(fake(2));
+            assert_eq!(*closed.borrow(), [CloseReason::IdleLimit]);
+            let (c, _lease) = reuse(&pool, &o).await;
+            assert_eq!(c.id, 2);
+        });
+    }
+
+    #[test]
+    fn max_requests_retires_the_connection() {
+        crate::rt::block_on(async {
+            let cfg = PoolConfig { max_requests_per_connection: Some(2), ..config(10, 10) };
+            let (pool, closed) = pool(cfg);
+            let o = origin(1);
+            connect(&pool, &o).await.checkin(Fake { served: 2, ..fake(1) });
+            assert_eq!(*closed.borrow(), [CloseReason::MaxRequests]);
+            assert_eq!(pool.stats(), PoolStats::default());
+        });
+    }
+
+    #[test]
+    fn keep_alive_hint_shortens_idle_life() {
+        let (pool, _) = pool(config(10, 10));
+        let now = Instant::now();
+        let hinted = Fake { hint: Some(Duration::from_secs(5)), ..fake(1) };
+        let expected = now + Duration::from_secs(5) - KEEP_ALIVE_MARGIN;
+        assert_eq!(pool.inner.expiry(&hinted, now), Some(Some(expected)));
+        let longer = Fake { hint: Some(Duration::from_secs(500)), ..fake(1) };
+        assert_eq!(pool.inner.expiry(&longer, now), Some(Some(now + Duration::from_secs(90))));
+        let none_left = Fake { hint: Some(KEEP_ALIVE_MARGIN), ..fake(1) };
+        assert_eq!(pool.inner.expiry(&none_left, now), None);
+    }
+
+    #[test]
+    fn reaper_closes_expired_connections_then_stops() {
+        crate::rt::block_on(async {
+            let cfg = PoolConfig { idle_timeout: Some(Duration::from_millis(10)), ..config(10, 10) };
+            let (pool, closed) = pool(cfg);
+            let o = origin(1);
+            connect(&pool, &o).await.checkin(fake(1));
+            assert_eq!(crate::rt::time::pending_timers(), 0, "reaper not yet polled");
+            crate::rt::yield_now().await;
+            assert_eq!(crate::rt::time::pending_timers(), 1, "one timer while idle exist");
+            while pool.stats().total.idle > 0 {
+                crate::rt::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert_eq!(*closed.borrow(), [CloseReason::IdleTimeout]);
+            crate::rt::yield_now().await;
+            assert_eq!(crate::rt::time::pending_timers(), 0, "no timer while the pool is empty");
+            assert!(pool.inner.reaper.borrow().is_none());
+        });
     }
 }
