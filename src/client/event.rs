@@ -98,14 +98,36 @@ impl fmt::Display for ShowOrigin<'_> {
 impl fmt::Display for ClientEvent<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            ClientEvent::Connected { origin, addr: Some(a) } => write!(f, "connected to {} ({a})", ShowOrigin(origin)),
-            ClientEvent::Connected { origin, addr: None } => write!(f, "connected to {}", ShowOrigin(origin)),
-            ClientEvent::Reused { origin, requests_served } => {
-                write!(f, "reused connection to {} ({requests_served} requests so far)", ShowOrigin(origin))
+            ClientEvent::Connected {
+                origin,
+                addr: Some(a),
+            } => write!(f, "connected to {} ({a})", ShowOrigin(origin)),
+            ClientEvent::Connected { origin, addr: None } => {
+                write!(f, "connected to {}", ShowOrigin(origin))
             }
-            ClientEvent::Closed { origin, reason } => write!(f, "closed connection to {}: {reason}", ShowOrigin(origin)),
-            ClientEvent::Retried { origin, attempt, cause } => {
-                write!(f, "retrying request to {} (attempt {attempt}) after: {cause}", ShowOrigin(origin))
+            ClientEvent::Reused {
+                origin,
+                requests_served,
+            } => {
+                write!(
+                    f,
+                    "reused connection to {} ({requests_served} requests so far)",
+                    ShowOrigin(origin)
+                )
+            }
+            ClientEvent::Closed { origin, reason } => {
+                write!(f, "closed connection to {}: {reason}", ShowOrigin(origin))
+            }
+            ClientEvent::Retried {
+                origin,
+                attempt,
+                cause,
+            } => {
+                write!(
+                    f,
+                    "retrying request to {} (attempt {attempt}) after: {cause}",
+                    ShowOrigin(origin)
+                )
             }
         }
     }

@@ -51,7 +51,7 @@ const REAP_SLACK: Duration = Duration::from_millis(100);
 
 /// How much earlier than the server's `Keep-Alive: timeout=N` we give up an idle connection,
 /// so that we do not race the server's own close.
-pub(crate) const KEEP_ALIVE_MARGIN: Duration = Duration::from_millis(500);
+pub(crate) const KEEP_ALIVE_MARGIN: Duration = Duration::from_secs(1);
 
 /// What the pool needs to know about a connection.
 pub(crate) trait Poolable: 'static {
@@ -309,7 +309,11 @@ impl<C: Poolable> Inner<C> {
     }
 
     /// With both permits in hand: the freshest live idle connection, or a lease to connect.
-    fn lease(self: &Rc<Self>, host: Rc<Host<C>>, permits: (OwnedPermit, OwnedPermit)) -> Checkout<C> {
+    fn lease(
+        self: &Rc<Self>,
+        host: Rc<Host<C>>,
+        permits: (OwnedPermit, OwnedPermit),
+    ) -> Checkout<C> {
         let now = Instant::now();
         loop {
             let popped = host.idle.borrow_mut().pop_back();
@@ -341,7 +345,9 @@ impl<C: Poolable> Inner<C> {
     /// Closes the least recently used idle connection of any origin while the pool is full.
     fn make_room(&self) {
         while self.totals.get().connections() >= self.config.max_connections {
-            let Some(host) = self.oldest_idle_host() else { return };
+            let Some(host) = self.oldest_idle_host() else {
+                return;
+            };
             let popped = host.idle.borrow_mut().pop_front();
             if let Some(idle) = popped {
                 self.count(&host, |c| c.idle -= 1);
@@ -409,12 +415,12 @@ impl<C: Poolable> Inner<C> {
 
     /// Why a returned connection must be closed, or `None` if it may go idle.
     fn checkin_verdict(&self, conn: &C) -> Option<CloseReason> {
-        if !conn.is_reusable() {
-            return Some(CloseReason::NotReusable);
-        }
         let max = self.config.max_requests_per_connection;
         if max.is_some_and(|max| conn.requests_served() >= max) {
             return Some(CloseReason::MaxRequests);
+        }
+        if !conn.is_reusable() {
+            return Some(CloseReason::NotReusable);
         }
         None
     }
@@ -422,7 +428,9 @@ impl<C: Poolable> Inner<C> {
     /// When an idle connection expires: `Some(None)` never, `None` at once (the server's
     /// keep-alive hint leaves no time).
     fn expiry(&self, conn: &C, now: Instant) -> Option<Option<Instant>> {
-        let hint = conn.keep_alive_hint().map(|h| h.saturating_sub(KEEP_ALIVE_MARGIN));
+        let hint = conn
+            .keep_alive_hint()
+            .map(|h| h.saturating_sub(KEEP_ALIVE_MARGIN));
         let life = match (self.config.idle_timeout, hint) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -435,9 +443,19 @@ impl<C: Poolable> Inner<C> {
     }
 
     /// Pushes onto the idle stack; returns the least recently used one if over the limit.
-    fn push_idle(&self, host: &Host<C>, conn: C, since: Instant, expires: Option<Instant>) -> Option<C> {
+    fn push_idle(
+        &self,
+        host: &Host<C>,
+        conn: C,
+        since: Instant,
+        expires: Option<Instant>,
+    ) -> Option<C> {
         let mut idle = host.idle.borrow_mut();
-        idle.push_back(IdleConn { conn, since, expires });
+        idle.push_back(IdleConn {
+            conn,
+            since,
+            expires,
+        });
         let evicted = if idle.len() > self.config.max_idle_per_host {
             idle.pop_front().map(|i| i.conn)
         } else {
@@ -798,9 +816,22 @@ mod tests {
             assert_eq!(pool.stats().host(&o).idle, 2);
             let (c, lease) = reuse(&pool, &o).await;
             assert_eq!(c.id, 2, "most recently used first");
-            assert_eq!(pool.stats().total, PoolCounts { active: 1, idle: 1, ..Default::default() });
+            assert_eq!(
+                pool.stats().total,
+                PoolCounts {
+                    active: 1,
+                    idle: 1,
+                    ..Default::default()
+                }
+            );
             lease.checkin(c);
-            assert_eq!(pool.stats().total, PoolCounts { idle: 2, ..Default::default() });
+            assert_eq!(
+                pool.stats().total,
+                PoolCounts {
+                    idle: 2,
+                    ..Default::default()
+                }
+            );
         });
     }
 
@@ -816,7 +847,10 @@ mod tests {
             assert!(poll_once(&mut second).await.is_pending());
             assert_eq!(pool.stats().host(&o).waiters, 2);
             held.checkin(fake(7));
-            assert!(poll_once(&mut second).await.is_pending(), "second must not overtake");
+            assert!(
+                poll_once(&mut second).await.is_pending(),
+                "second must not overtake"
+            );
             let Poll::Ready(Ok(Checkout::Reused(c, lease))) = poll_once(&mut first).await else {
                 panic!("first waiter should get the checked-in connection");
             };
@@ -843,9 +877,16 @@ mod tests {
             drop(held); // grants the permit to `first`
             drop(first); // cancelled after the grant: the permit moves on to `second`
             assert_eq!(pool.stats().host(&o).waiters, 1);
-            assert!(matches!(poll_once(&mut second).await, Poll::Ready(Ok(Checkout::Connect(_)))));
+            assert!(matches!(
+                poll_once(&mut second).await,
+                Poll::Ready(Ok(Checkout::Connect(_)))
+            ));
             drop(second);
-            assert_eq!(pool.stats(), PoolStats::default(), "entry forgotten once unused");
+            assert_eq!(
+                pool.stats(),
+                PoolStats::default(),
+                "entry forgotten once unused"
+            );
         });
     }
 
@@ -855,9 +896,18 @@ mod tests {
             let (pool, _) = pool(config(10, 1));
             let o = origin(1);
             let _held = connect(&pool, &o).await;
-            let err = pool.checkout(&o, Some(Duration::from_millis(20))).await.err();
+            let err = pool
+                .checkout(&o, Some(Duration::from_millis(20)))
+                .await
+                .err();
             assert_eq!(err.map(|e| e.kind()), Some(Kind::PoolTimeout));
-            assert_eq!(pool.stats().host(&o), PoolCounts { active: 1, ..Default::default() });
+            assert_eq!(
+                pool.stats().host(&o),
+                PoolCounts {
+                    active: 1,
+                    ..Default::default()
+                }
+            );
         });
     }
 
@@ -871,7 +921,10 @@ mod tests {
             assert!(poll_once(&mut other).await.is_pending());
             assert_eq!(pool.stats().total.waiters, 1);
             drop(held);
-            assert!(matches!(poll_once(&mut other).await, Poll::Ready(Ok(Checkout::Connect(_)))));
+            assert!(matches!(
+                poll_once(&mut other).await,
+                Poll::Ready(Ok(Checkout::Connect(_)))
+            ));
         });
     }
 
@@ -883,7 +936,13 @@ mod tests {
             connect(&pool, &a).await.checkin(fake(1));
             let lease = connect(&pool, &b).await;
             assert_eq!(*closed.borrow(), [CloseReason::Evicted]);
-            assert_eq!(pool.stats().total, PoolCounts { active: 1, ..Default::default() });
+            assert_eq!(
+                pool.stats().total,
+                PoolCounts {
+                    active: 1,
+                    ..Default::default()
+                }
+            );
             drop(lease);
         });
     }
@@ -905,7 +964,10 @@ mod tests {
     #[test]
     fn idle_limit_closes_the_least_recently_used() {
         crate::rt::block_on(async {
-            let (pool, closed) = pool(PoolConfig { max_idle_per_host: 1, ..config(10, 10) });
+            let (pool, closed) = pool(PoolConfig {
+                max_idle_per_host: 1,
+                ..config(10, 10)
+            });
             let o = origin(1);
             let (a, b) = (connect(&pool, &o).await, connect(&pool, &o).await);
             a.checkin(fake(1));
@@ -919,10 +981,16 @@ mod tests {
     #[test]
     fn max_requests_retires_the_connection() {
         crate::rt::block_on(async {
-            let cfg = PoolConfig { max_requests_per_connection: Some(2), ..config(10, 10) };
+            let cfg = PoolConfig {
+                max_requests_per_connection: Some(2),
+                ..config(10, 10)
+            };
             let (pool, closed) = pool(cfg);
             let o = origin(1);
-            connect(&pool, &o).await.checkin(Fake { served: 2, ..fake(1) });
+            connect(&pool, &o).await.checkin(Fake {
+                served: 2,
+                ..fake(1)
+            });
             assert_eq!(*closed.borrow(), [CloseReason::MaxRequests]);
             assert_eq!(pool.stats(), PoolStats::default());
         });
@@ -932,31 +1000,58 @@ mod tests {
     fn keep_alive_hint_shortens_idle_life() {
         let (pool, _) = pool(config(10, 10));
         let now = Instant::now();
-        let hinted = Fake { hint: Some(Duration::from_secs(5)), ..fake(1) };
+        let hinted = Fake {
+            hint: Some(Duration::from_secs(5)),
+            ..fake(1)
+        };
         let expected = now + Duration::from_secs(5) - KEEP_ALIVE_MARGIN;
         assert_eq!(pool.inner.expiry(&hinted, now), Some(Some(expected)));
-        let longer = Fake { hint: Some(Duration::from_secs(500)), ..fake(1) };
-        assert_eq!(pool.inner.expiry(&longer, now), Some(Some(now + Duration::from_secs(90))));
-        let none_left = Fake { hint: Some(KEEP_ALIVE_MARGIN), ..fake(1) };
+        let longer = Fake {
+            hint: Some(Duration::from_secs(500)),
+            ..fake(1)
+        };
+        assert_eq!(
+            pool.inner.expiry(&longer, now),
+            Some(Some(now + Duration::from_secs(90)))
+        );
+        let none_left = Fake {
+            hint: Some(KEEP_ALIVE_MARGIN),
+            ..fake(1)
+        };
         assert_eq!(pool.inner.expiry(&none_left, now), None);
     }
 
     #[test]
     fn reaper_closes_expired_connections_then_stops() {
         crate::rt::block_on(async {
-            let cfg = PoolConfig { idle_timeout: Some(Duration::from_millis(10)), ..config(10, 10) };
+            let cfg = PoolConfig {
+                idle_timeout: Some(Duration::from_millis(10)),
+                ..config(10, 10)
+            };
             let (pool, closed) = pool(cfg);
             let o = origin(1);
             connect(&pool, &o).await.checkin(fake(1));
-            assert_eq!(crate::rt::time::pending_timers(), 0, "reaper not yet polled");
+            assert_eq!(
+                crate::rt::time::pending_timers(),
+                0,
+                "reaper not yet polled"
+            );
             crate::rt::yield_now().await;
-            assert_eq!(crate::rt::time::pending_timers(), 1, "one timer while idle exist");
+            assert_eq!(
+                crate::rt::time::pending_timers(),
+                1,
+                "one timer while idle exist"
+            );
             while pool.stats().total.idle > 0 {
                 crate::rt::time::sleep(Duration::from_millis(20)).await;
             }
             assert_eq!(*closed.borrow(), [CloseReason::IdleTimeout]);
             crate::rt::yield_now().await;
-            assert_eq!(crate::rt::time::pending_timers(), 0, "no timer while the pool is empty");
+            assert_eq!(
+                crate::rt::time::pending_timers(),
+                0,
+                "no timer while the pool is empty"
+            );
             assert!(pool.inner.reaper.borrow().is_none());
         });
     }
