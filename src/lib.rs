@@ -25,5 +25,6 @@ pub mod error;
 pub mod generated;
 pub mod http;
 pub mod rt;
+pub mod trace;
 
 pub use error::{Error, Result};
