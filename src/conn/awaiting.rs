@@ -11,14 +11,17 @@
 use bytes::{Bytes, BytesMut};
 
 use super::body::{self, Body};
+use super::fail::Abort;
 use super::io::ConnIo;
+use super::machine::{AwaitingHeadInterim, Framing};
 use super::state::AwaitingHead;
 use super::wire::{self, read_error};
-use super::writing::close;
-use super::Connection;
+use super::writing::too_many_interims;
+use super::Gen;
 use crate::error::{Phase, Result};
 use crate::http::{
-    ParseStatus, ParsedResponse, RequestHead, Response, ResponseHead, ResponseParser,
+    BodyDecoder, ParseStatus, ParsedResponse, RequestHead, Response, ResponseHead, ResponseParser,
+    Version,
 };
 
 /// One head off the wire.
@@ -54,7 +57,7 @@ pub(super) async fn read_head(
                 }
             }
         }
-        let (size, limit) = (io.cfg.read_buffer_size, io.cfg.read_timeout);
+        let (size, limit) = (io.cfg.read_buffer_size, io.read_timeout);
         let read = wire::read_some(&mut io.transport, buf, size, limit).await;
         match read {
             Ok(0) => return Err(parser.eof_error(buf)),
@@ -66,22 +69,47 @@ pub(super) async fn read_head(
 
 /// Reads the response head (skipping interim responses) and builds the response.
 pub(super) async fn receive(
-    mut conn: Connection<AwaitingHead>,
+    mut conn: Gen<AwaitingHead>,
     mut buf: BytesMut,
     mut parser: ResponseParser,
     req: RequestHead,
+    must_close: bool,
 ) -> Result<Response<Body>> {
     loop {
         match read_head(&mut conn.inner, &mut buf, &mut parser).await {
-            Ok(Head::Interim(_)) => conn = conn.on_interim(),
-            Ok(Head::Final(parsed)) => {
-                let reading = conn.on_final_head(parsed.keep_alive);
-                return Ok(body::response(reading, buf, parsed, req, false));
-            }
+            Ok(Head::Interim(_)) => match conn.on_interim() {
+                AwaitingHeadInterim::AwaitingHead(c) => conn = c,
+                AwaitingHeadInterim::Closed(c) => return Err(too_many_interims(c, &req)),
+            },
+            Ok(Head::Final(parsed)) => return Ok(respond(conn, buf, parsed, req, must_close)),
             Ok(Head::Upgrade { head, leftover }) => {
                 return Ok(body::upgraded(conn.on_upgrade(), buf, head, leftover));
             }
-            Err(err) => return Err(close(conn.on_error(), err, &req)),
+            Err(err) => return Err(conn.close_on(err).with_url(req.url())),
         }
     }
+}
+
+/// Takes the final head's transition (the model decides reuse from the same facts the
+/// parser did) and builds the response around the body.
+pub(super) fn respond(
+    conn: Gen<AwaitingHead>,
+    buf: BytesMut,
+    parsed: ParsedResponse,
+    req: RequestHead,
+    must_close: bool,
+) -> Response<Body> {
+    let head = &parsed.head;
+    let framing = match &parsed.decoder {
+        BodyDecoder::Empty => Framing::None,
+        BodyDecoder::Length { .. } => Framing::Length,
+        BodyDecoder::Chunked(_) => Framing::Chunked,
+        BodyDecoder::CloseDelimited { .. } => Framing::CloseDelimited,
+    };
+    let req_close = must_close || req.headers().contains_token("connection", "close");
+    let resp_close = head.headers().contains_token("connection", "close");
+    let http10 = head.version() == Version::Http10;
+    let keep_alive = http10 && head.headers().contains_token("connection", "keep-alive");
+    let next = conn.on_final_head(framing, req_close, resp_close, http10, keep_alive);
+    body::response(next, buf, parsed, req)
 }

@@ -24,11 +24,13 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 
+use super::fail::Abort;
+use super::idle::hand_idle;
 use super::io::ConnIo;
-use super::machine::BodyEnd;
+use super::machine::{BodyDone, FinalHead};
 use super::state::{Idle, ReadingBody, Upgraded as UpgradedState};
 use super::wire::{make_room, read_error, Deadline, IoFail};
-use super::{buf, draining, CloseReason, Connection, Recycled, Transport};
+use super::{buf, draining, CloseReason, Connection, Gen, Transport};
 use crate::error::{Error, Kind, Phase, Result};
 use crate::http::{
     BodyDecoder, Decoded, HeaderMap, ParsedResponse, RequestHead, Response, ResponseHead,
@@ -42,9 +44,6 @@ pub(super) struct Exchange {
     pub(super) buf: BytesMut,
     /// How the body is delimited and how far it is decoded.
     pub(super) decoder: BodyDecoder,
-    /// The connection may be reused after the body (parser verdict, and the request was
-    /// fully sent).
-    pub(super) keep_alive: bool,
     /// The response's `Keep-Alive: timeout`.
     pub(super) hint: Option<Duration>,
     /// The request, for the URL in errors.
@@ -52,14 +51,32 @@ pub(super) struct Exchange {
 }
 
 impl Exchange {
-    /// Why the connection may not be reused at the end of the body; `None` when it may.
-    pub(super) fn close_reason(&self) -> Option<CloseReason> {
-        match (self.keep_alive, self.buf.is_empty()) {
-            (false, _) => Some(CloseReason::NotKeepAlive),
-            (true, false) => Some(CloseReason::LeftoverBytes),
-            (true, true) => None,
-        }
+    /// Gives the buffer back; returns the keep-alive hint and whether bytes were left over
+    /// after the body (a misbehaving server: the connection must not be reused).
+    pub(super) fn release(self) -> (Option<Duration>, bool) {
+        let leftover = !self.buf.is_empty();
+        buf::give(self.buf);
+        (self.hint, leftover)
     }
+}
+
+/// The body's end was reached and the model said `idle`: hand the connection on, unless the
+/// server sent bytes past the response (then it is an error and the connection closes).
+pub(super) fn idle_after_body(idle: Gen<Idle>, ex: Exchange) -> Option<Connection<Idle>> {
+    match ex.release() {
+        (_, true) => {
+            let mut closed = idle.on_error();
+            closed.inner.set_close_reason(CloseReason::LeftoverBytes);
+            None
+        }
+        (hint, false) => hand_idle(idle, hint),
+    }
+}
+
+/// The model said `closed` at the body's end (keep-alive rules): close, saying so.
+pub(super) fn closed_after_body(mut closed: Gen<super::state::Closed>, ex: Exchange) {
+    ex.release();
+    closed.inner.set_close_reason(CloseReason::NotKeepAlive);
 }
 
 /// One step of body decoding.
@@ -117,7 +134,7 @@ enum State {
     /// Reading: the body owns the connection.
     Reading {
         /// The connection, in `ReadingBody`.
-        conn: Connection<ReadingBody>,
+        conn: Gen<ReadingBody>,
         /// Buffer, decoder and request.
         ex: Exchange,
         /// The read timeout of the current wait.
@@ -155,39 +172,52 @@ impl Upgraded {
     }
 }
 
-/// Builds the response whose body reads over `conn`; ends the exchange at once when the
-/// whole body is already buffered.
+/// Builds the response around the final head's outcome; ends the exchange at once when
+/// there is no body or the whole body is already buffered.
 pub(super) fn response(
-    conn: Connection<ReadingBody>,
+    next: FinalHead<ConnIo>,
     buf: BytesMut,
     parsed: ParsedResponse,
     req: RequestHead,
-    must_close: bool,
 ) -> Response<Body> {
-    let ParsedResponse {
-        head,
-        decoder,
-        keep_alive,
-        ..
-    } = parsed;
+    let ParsedResponse { head, decoder, .. } = parsed;
     let ex = Exchange {
         buf,
         decoder,
-        keep_alive: keep_alive && !must_close,
         hint: keep_alive_timeout(&head),
         req,
     };
-    let deadline = Deadline::new(conn.inner.cfg.read_timeout);
-    let mut body = Body {
-        state: State::Reading { conn, ex, deadline },
+    let state = match next {
+        FinalHead::ReadingBody(conn) => {
+            let deadline = Deadline::new(conn.inner.read_timeout);
+            State::Reading { conn, ex, deadline }
+        }
+        FinalHead::Idle(idle) => done(None, None, idle_after_body(idle, ex)),
+        FinalHead::Closed(closed) => {
+            closed_after_body(closed, ex);
+            done(None, None, None)
+        }
     };
+    let mut body = Body { state };
     body.finish_if_buffered();
     Response::new(head, body)
 }
 
+fn done(
+    pending: Option<Bytes>,
+    trailers: Option<HeaderMap>,
+    idle: Option<Connection<Idle>>,
+) -> State {
+    State::Done {
+        pending,
+        trailers,
+        idle,
+    }
+}
+
 /// The response of a `101`: the transport leaves HTTP (the recycler hears `Upgraded`).
 pub(super) fn upgraded(
-    conn: Connection<UpgradedState>,
+    conn: Gen<UpgradedState>,
     buf: BytesMut,
     head: ResponseHead,
     leftover: Bytes,
@@ -227,31 +257,11 @@ fn keep_alive_timeout(head: &ResponseHead) -> Option<Duration> {
 
 /// Ends the exchange after the body's end: idle (handed to the recycler, or returned) or
 /// closed.
-pub(super) fn end(conn: Connection<ReadingBody>, ex: Exchange) -> Option<Connection<Idle>> {
-    let reason = ex.close_reason();
-    let Exchange { buf, hint, .. } = ex;
-    buf::give(buf);
-    after_end(conn.on_body_end(reason.is_none()), hint, reason)
-}
-
-/// Hands an idle connection on, or marks a closed one with `reason` and drops it.
-pub(super) fn after_end(
-    end: BodyEnd<ConnIo>,
-    hint: Option<Duration>,
-    reason: Option<CloseReason>,
-) -> Option<Connection<Idle>> {
-    match end {
-        BodyEnd::Idle(mut idle) => match idle.inner.end_exchange_clean(hint) {
-            Some(recycler) => {
-                recycler.recycle(Recycled::Idle(idle));
-                None
-            }
-            None => Some(idle),
-        },
-        BodyEnd::Closed(mut closed) => {
-            closed
-                .inner
-                .set_close_reason(reason.unwrap_or(CloseReason::NotKeepAlive));
+pub(super) fn end(conn: Gen<ReadingBody>, ex: Exchange) -> Option<Connection<Idle>> {
+    match conn.on_body_done() {
+        BodyDone::Idle(idle) => idle_after_body(idle, ex),
+        BodyDone::Closed(closed) => {
+            closed_after_body(closed, ex);
             None
         }
     }
@@ -392,12 +402,7 @@ impl Body {
         else {
             return;
         };
-        let idle = end(conn, ex);
-        self.state = State::Done {
-            pending,
-            trailers,
-            idle,
-        };
+        self.state = done(pending, trailers, end(conn, ex));
     }
 
     /// An error ends the body and closes the connection; returns it with the URL.
@@ -406,12 +411,9 @@ impl Body {
         else {
             return err;
         };
-        let mut closed = conn.on_error();
-        closed
-            .inner
-            .set_close_reason(CloseReason::Error(err.kind()));
-        drop(closed);
-        err.with_url(ex.req.url())
+        let err = conn.close_on(err).with_url(ex.req.url());
+        ex.release();
+        err
     }
 }
 

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 
 use super::config::{ConnConfig, KEEP_ALIVE_MARGIN};
-use super::{CloseReason, ExchangeGuard, Recycler};
+use super::{CloseReason, ExchangeGuard, Recycler, SendOptions};
 use crate::http::Origin;
 use crate::rt::net::{AsyncStream, TcpStream, UnixStream};
 
@@ -96,6 +96,22 @@ impl Transport {
         }
     }
 
+    /// The peer's address (TCP only).
+    pub fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        match self {
+            Transport::Tcp(s) => s.peer_addr().ok(),
+            Transport::Unix(_) => None,
+        }
+    }
+
+    /// Our local address (TCP only).
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        match self {
+            Transport::Tcp(s) => s.local_addr().ok(),
+            Transport::Unix(_) => None,
+        }
+    }
+
     /// Closes the socket now, reporting `close`'s error.
     pub fn close(self) -> io::Result<()> {
         forward!(self, s => s.close())
@@ -134,6 +150,10 @@ pub struct ConnIo {
     pub(crate) recycler: Option<Rc<dyn Recycler>>,
     /// Armed while an exchange is in flight on a connection with a recycler.
     pub(crate) exchange: Option<ExchangeGuard>,
+    /// The read timeout of the exchange in flight (config, or the request's override).
+    pub(crate) read_timeout: Option<Duration>,
+    /// The write timeout of the exchange in flight.
+    pub(crate) write_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for ConnIo {
@@ -160,6 +180,8 @@ impl ConnIo {
             idle_since: Instant::now(),
             recycler: None,
             exchange: None,
+            read_timeout: None,
+            write_timeout: None,
         }
     }
 
@@ -173,8 +195,11 @@ impl ConnIo {
         budget && !self.transport.peer_hung_up() && !self.server_timeout_near()
     }
 
-    /// Starts an exchange: arms the recycler guard, if a recycler is installed.
-    pub(crate) fn begin_exchange(&mut self) {
+    /// Starts an exchange: sets its timeouts and arms the recycler guard, if a recycler is
+    /// installed.
+    pub(crate) fn begin_exchange(&mut self, opts: &SendOptions) {
+        self.read_timeout = opts.read_timeout.or(self.cfg.read_timeout);
+        self.write_timeout = opts.write_timeout.or(self.cfg.write_timeout);
         if let Some(r) = &self.recycler {
             self.exchange = Some(ExchangeGuard::arm(r.clone()));
         }

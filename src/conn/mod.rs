@@ -22,7 +22,9 @@
 //!   `Connection` on both sides, framing), its body was decoded to the end, the request body
 //!   was fully sent, and no byte is left over in the read buffer. Any error, timeout or
 //!   cancellation in the middle of an exchange closes the connection.
-//! - Hand-written code changes state only through the typestate transitions.
+//! - Hand-written code changes state only through the generated typestate transitions
+//!   ([`crate::generated::connection`]); the public [`Connection`] is a newtype over it so
+//!   that users cannot call them.
 //! - Idle connections hold no buffer; an exchange borrows one from the per-loop free list
 //!   ([`buf`]) and returns it when the body ends.
 //! - A connection with a recycler reports every exchange exactly once: [`Recycled::Idle`] when
@@ -32,6 +34,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use crate::error::{Error, Kind, Phase, Result};
+use crate::generated::connection as machine;
 use crate::http::Origin;
 use crate::rt::net::{TcpStream, UnixStream};
 
@@ -40,8 +43,8 @@ mod body;
 pub mod buf;
 mod config;
 mod draining;
+mod fail;
 mod idle;
-mod interim;
 mod io;
 mod wire;
 mod writing;
@@ -51,15 +54,48 @@ pub use config::{
     ConnConfig, CONNECT_TIMEOUT, DRAIN_MAX_BYTES, DRAIN_TIMEOUT, EXPECT_CONTINUE_WAIT,
     FILE_CHUNK_SIZE, KEEP_ALIVE_MARGIN, READ_BUFFER_SIZE,
 };
+pub use idle::SendOptions;
 pub use io::{ConnIo, Transport};
-
-/// The generated typestate (interim copy until `crate::generated::connection` lands).
-use interim as machine;
+/// The state markers (generated from the model): `Connection<state::Idle>` is the one users
+/// hold.
 pub use machine::state;
-use machine::state::Idle;
+use machine::state::{ConnState, Idle};
 
-/// A connection in state `S` (one of [`state`]'s markers).
-pub type Connection<S> = machine::Connection<S, ConnIo>;
+/// The generated typestate over our I/O part: what the per-state code moves around.
+pub(crate) type Gen<S> = machine::Connection<S, ConnIo>;
+
+/// A connection in state `S` (one of [`state`]'s markers). Only `Connection<state::Idle>`
+/// exists outside this module: it is what [`connect`] returns and what a [`Recycler`] gets
+/// back, and the only thing that can [`send`](Connection::send). The generated transitions
+/// stay private.
+///
+/// Sending needs an idle connection:
+/// ```compile_fail,E0599
+/// use weir::conn::{state, Connection};
+/// async fn f(c: Connection<state::ReadingBody>, r: weir::http::Request) { let _ = c.send(r).await; }
+/// ```
+/// A pool takes back only idle connections:
+/// ```compile_fail,E0308
+/// use weir::conn::{state, Connection, Recycled};
+/// fn f(c: Connection<state::ReadingBody>) -> Recycled { Recycled::Idle(c) }
+/// ```
+/// A closed connection can do nothing:
+/// ```compile_fail,E0599
+/// use weir::conn::{state, Connection};
+/// fn f(c: Connection<state::Closed>) -> bool { c.is_reusable() }
+/// ```
+/// An upgraded one speaks no HTTP:
+/// ```compile_fail,E0599
+/// use weir::conn::{state, Connection};
+/// async fn f(c: Connection<state::Upgraded>, r: weir::http::Request) { let _ = c.send(r).await; }
+/// ```
+pub struct Connection<S: ConnState>(Gen<S>);
+
+impl<S: ConnState> fmt::Debug for Connection<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// What happened to a connection at the end of an exchange.
 #[derive(Debug)]
@@ -163,7 +199,7 @@ pub async fn connect_with(origin: &Origin, cfg: Rc<ConnConfig>) -> Result<Connec
         .configure(&cfg)
         .map_err(|e| fail(Kind::Connect).with_source(e))?;
     let io = ConnIo::new(transport, cfg, origin.clone());
-    Ok(machine::Connection::new(io).on_connected())
+    Ok(Connection(machine::Connection::new(io).on_connected()))
 }
 
 async fn open(origin: &Origin) -> std::io::Result<Transport> {

@@ -18,21 +18,22 @@ use std::fs::File;
 use std::future::poll_fn;
 use std::io::{IoSlice, Read};
 use std::pin::Pin;
+use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_core::Stream;
 
 use super::awaiting::{self, read_head, Head};
 use super::body::{self, Body};
+use super::fail::Abort;
 use super::io::ConnIo;
-use super::machine::HeadSent;
-use super::state::{AwaitingContinue, AwaitingHead, Closed, WritingBody, WritingHead};
+use super::machine::{HeadWritten, WritingBodyInterim};
+use super::state::{AwaitingHead, WritingBody, WritingHead};
 use super::wire::{self, write_error};
-use super::{CloseReason, Connection};
-use crate::error::{Error, Invalid, Phase, Result};
+use super::Gen;
+use crate::error::{Error, Invalid, Kind, Malformed, Phase, Result};
 use crate::http::{
-    self, EncodedChunk, ParsedResponse, Request, RequestEncoder, RequestHead, Response,
-    ResponseParser,
+    self, EncodedChunk, Request, RequestEncoder, RequestHead, Response, ResponseParser,
 };
 use crate::rt::time::timeout;
 
@@ -41,46 +42,46 @@ const MAX_SLICES: usize = 5;
 
 /// Runs one exchange from the encoded head to the response head.
 pub(super) async fn exchange(
-    mut conn: Connection<WritingHead>,
+    mut conn: Gen<WritingHead>,
     mut buf: BytesMut,
     mut enc: RequestEncoder,
     req: Request,
 ) -> Result<Response<Body>> {
     let (head, body) = req.into_parts();
-    let mut parser = ResponseParser::new(enc.context(), conn.inner.cfg.limits);
+    let parser = ResponseParser::new(enc.context(), conn.inner.cfg.limits);
     let expect = enc.expects_continue();
     let held = match write_head(&mut conn.inner, &buf, &mut enc, body, expect).await {
         Ok(held) => held,
-        Err(err) => return Err(close(conn.on_error(), err, &head)),
+        Err(err) => return Err(conn.close_on(err).with_url(head.url())),
     };
     buf.clear();
-    let awaiting = match conn.on_head_sent(expect, held.is_some()) {
-        HeadSent::AwaitingHead(c) => c,
-        HeadSent::WritingBody(c) => send_body(c, held, &mut enc, &head).await?,
-        HeadSent::AwaitingContinue(c) => {
-            match await_continue(c, &mut buf, &mut parser, &head).await? {
-                AfterContinue::SendBody(c) => send_body(c, held, &mut enc, &head).await?,
-                AfterContinue::Final(c, parsed) => {
-                    // The body was never sent: the server may still expect it. Never reuse.
-                    return Ok(body::response(c, buf, parsed, head, true));
-                }
-                AfterContinue::Upgrade(c, resp, leftover) => {
-                    return Ok(body::upgraded(c, buf, resp, leftover));
-                }
-            }
-        }
+    let mut ex = Outgoing {
+        enc,
+        buf,
+        parser,
+        head,
     };
-    awaiting::receive(awaiting, buf, parser, head).await
+    let awaiting = match conn.on_head_written() {
+        HeadWritten::AwaitingHead(c) => c,
+        HeadWritten::WritingBody(c) => match held {
+            None => c.on_body_written(), // it left with the head
+            Some(body) if expect => return continue_then_send(c, body, ex).await,
+            Some(body) => send_body(c, body, &mut ex).await?,
+        },
+    };
+    awaiting::receive(awaiting, ex.buf, ex.parser, ex.head, false).await
 }
 
-/// Marks the closed connection with why, drops it (closing the socket) and returns `err`
-/// with the request's URL.
-pub(super) fn close(mut closed: Connection<Closed>, err: Error, head: &RequestHead) -> Error {
-    closed
-        .inner
-        .set_close_reason(CloseReason::Error(err.kind()));
-    drop(closed);
-    err.with_url(head.url())
+/// What the body-writing states need besides the connection.
+struct Outgoing {
+    /// The body encoder.
+    enc: RequestEncoder,
+    /// The read buffer (empty once the head is out).
+    buf: BytesMut,
+    /// The response parser (the 100-continue wait reads heads already).
+    parser: ResponseParser,
+    /// The request head, for the URL in errors.
+    head: RequestHead,
 }
 
 /// Writes the head, with the whole body when it is in memory and not held for a `100`;
@@ -109,23 +110,21 @@ async fn write_chunk(io: &mut ConnIo, prefix: &[u8], chunk: Option<&EncodedChunk
     let mut slices = [IoSlice::new(&[]); MAX_SLICES];
     slices[0] = IoSlice::new(prefix);
     let n = chunk.map_or(0, |c| c.chunks_vectored(&mut slices[1..]));
-    let limit = io.cfg.write_timeout;
+    let limit = io.write_timeout;
     wire::write_all(&mut io.transport, &mut slices[..1 + n], limit)
         .await
         .map_err(write_error)
 }
 
-/// Sends the held body, then waits for the response.
+/// Sends the held body; the request is then complete.
 async fn send_body(
-    mut conn: Connection<WritingBody>,
-    body: Option<http::Body>,
-    enc: &mut RequestEncoder,
-    head: &RequestHead,
-) -> Result<Connection<AwaitingHead>> {
-    let body = body.unwrap_or_default();
-    match write_body(&mut conn.inner, enc, body).await {
-        Ok(()) => Ok(conn.on_body_sent()),
-        Err(err) => Err(close(conn.on_error(), err, head)),
+    mut conn: Gen<WritingBody>,
+    body: http::Body,
+    ex: &mut Outgoing,
+) -> Result<Gen<AwaitingHead>> {
+    match write_body(&mut conn.inner, &mut ex.enc, body).await {
+        Ok(()) => Ok(conn.on_body_written()),
+        Err(err) => Err(conn.close_on(err).with_url(ex.head.url())),
     }
 }
 
@@ -195,7 +194,7 @@ fn read_piece(file: &mut File, piece: &mut BytesMut, size: usize, remaining: u64
     };
     if n == 0 {
         return Err(Error::new(
-            crate::error::Kind::LocalProtocol(Invalid::BodyLength),
+            Kind::LocalProtocol(Invalid::BodyLength),
             Phase::Write,
         ));
     }
@@ -203,51 +202,58 @@ fn read_piece(file: &mut File, piece: &mut BytesMut, size: usize, remaining: u64
     Ok(piece.split().freeze())
 }
 
-/// Where waiting for `100 Continue` led.
-enum AfterContinue {
-    /// A `100` arrived, or the wait ran out: send the body.
-    SendBody(Connection<WritingBody>),
-    /// The final response came first (the body stays unsent).
-    Final(Connection<super::state::ReadingBody>, ParsedResponse),
-    /// 101 came first.
-    Upgrade(
-        Connection<super::state::Upgraded>,
-        http::ResponseHead,
-        Bytes,
-    ),
-}
-
-/// Waits up to `expect_continue_wait` for a `100 Continue` (other 1xx are skipped).
-async fn await_continue(
-    mut conn: Connection<AwaitingContinue>,
-    buf: &mut BytesMut,
-    parser: &mut ResponseParser,
-    head: &RequestHead,
-) -> Result<AfterContinue> {
-    let wait = conn.inner.cfg.expect_continue_wait;
-    match timeout(wait, wait_for_100(&mut conn.inner, buf, parser)).await {
-        Err(_) | Ok(Ok(None)) => Ok(AfterContinue::SendBody(conn.on_continue())),
-        Ok(Ok(Some(Head::Final(parsed)))) => Ok(AfterContinue::Final(conn.on_final_head(), parsed)),
-        Ok(Ok(Some(Head::Upgrade {
-            head: resp,
-            leftover,
-        }))) => Ok(AfterContinue::Upgrade(conn.on_upgrade(), resp, leftover)),
-        Ok(Ok(Some(Head::Interim(_)))) => Ok(AfterContinue::SendBody(conn.on_continue())),
-        Ok(Err(err)) => Err(close(conn.on_error(), err, head)),
-    }
-}
-
-/// Reads heads until a `100` (→ `None`) or a final/upgrade head.
-async fn wait_for_100(
-    io: &mut ConnIo,
-    buf: &mut BytesMut,
-    parser: &mut ResponseParser,
-) -> Result<Option<Head>> {
+/// `Expect: 100-continue`: waits up to `expect_continue_wait` for a `100` (other 1xx are
+/// skipped), then sends the body and reads the response. A final response (or a 101) that
+/// comes first is returned without sending the body, and the connection is not reused.
+async fn continue_then_send(
+    mut conn: Gen<WritingBody>,
+    body: http::Body,
+    mut ex: Outgoing,
+) -> Result<Response<Body>> {
+    let deadline = Instant::now() + conn.inner.cfg.expect_continue_wait;
     loop {
-        match read_head(io, buf, parser).await? {
-            Head::Interim(h) if h.status() == 100 => return Ok(None),
-            Head::Interim(_) => {}
-            other => return Ok(Some(other)),
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let head = timeout(
+            wait,
+            read_head(&mut conn.inner, &mut ex.buf, &mut ex.parser),
+        )
+        .await;
+        match head {
+            Err(_elapsed) => break,
+            Ok(Ok(Head::Interim(interim))) => match conn.on_interim() {
+                WritingBodyInterim::WritingBody(c) if interim.status() == 100 => {
+                    conn = c;
+                    break;
+                }
+                WritingBodyInterim::WritingBody(c) => conn = c,
+                WritingBodyInterim::Closed(c) => return Err(too_many_interims(c, &ex.head)),
+            },
+            // The model has no final head in `writing_body`: the request counts as ended
+            // here, and `must_close` keeps the connection from reuse (the body was not sent).
+            Ok(Ok(Head::Final(parsed))) => {
+                let c = conn.on_body_written();
+                return Ok(awaiting::respond(c, ex.buf, parsed, ex.head, true));
+            }
+            Ok(Ok(Head::Upgrade { head, leftover })) => {
+                let c = conn.on_body_written().on_upgrade();
+                return Ok(body::upgraded(c, ex.buf, head, leftover));
+            }
+            Ok(Err(err)) => return Err(conn.close_on(err).with_url(ex.head.url())),
         }
     }
+    let awaiting = send_body(conn, body, &mut ex).await?;
+    awaiting::receive(awaiting, ex.buf, ex.parser, ex.head, false).await
+}
+
+/// The model's interim bound ran out: a protocol error.
+pub(super) fn too_many_interims(closed: Gen<super::state::Closed>, head: &RequestHead) -> Error {
+    let err = Error::new(
+        Kind::RemoteProtocol(Malformed::TooManyInterimResponses),
+        Phase::ReadHead,
+    );
+    let mut closed = closed;
+    closed
+        .inner
+        .set_close_reason(super::CloseReason::Error(err.kind()));
+    err.with_url(head.url())
 }
