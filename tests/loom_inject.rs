@@ -155,3 +155,74 @@ fn broken_injector_is_caught() {
         )
     });
 }
+
+/// How the loop clears a task's `scheduled` flag before polling it.
+#[derive(Clone, Copy)]
+enum Clear {
+    /// `swap(false, AcqRel)`: a read-modify-write, so it reads a racing wake's `true` and
+    /// synchronises with it.
+    Swap,
+    /// `store(false, Release)`: reads nothing, so a wake that lands just before it is neither
+    /// re-queued nor guaranteed visible to the poll that follows (store-load reordering).
+    Store,
+}
+
+/// The whole cross-thread wake of one task, as the executor does it: each foreign thread
+/// publishes its readiness flag (`Release`), then wakes the task: `scheduled.swap(true)`, and
+/// only if that flipped it, push the task onto the injector and write the eventfd if told to.
+/// The loop clears `scheduled` before each poll; the poll completes once it sees every flag.
+/// A lost wake-up leaves the loop asleep: loom reports a deadlock.
+fn task_wake(clear: Clear, wakers: usize) {
+    let scheduled = Arc::new(AtomicBool::new(true)); // spawned: already queued locally
+    let flags: Arc<Vec<AtomicBool>> =
+        Arc::new((0..wakers).map(|_| AtomicBool::new(false)).collect());
+    let injector = Arc::new(Injector::new());
+    let efd = Arc::new(EventFd::default());
+    let threads: Vec<_> = (0..wakers)
+        .map(|i| {
+            let (scheduled, flags) = (scheduled.clone(), flags.clone());
+            let (injector, efd) = (injector.clone(), efd.clone());
+            thread::spawn(move || {
+                flags[i].store(true, Ordering::Release);
+                if !scheduled.swap(true, Ordering::AcqRel) && injector.push(()) {
+                    efd.write();
+                }
+            })
+        })
+        .collect();
+
+    let mut ready = VecDeque::from([()]);
+    loop {
+        if ready.pop_front().is_some() {
+            match clear {
+                Clear::Swap => drop(scheduled.swap(false, Ordering::AcqRel)),
+                Clear::Store => scheduled.store(false, Ordering::Release),
+            }
+            if flags.iter().all(|f| f.load(Ordering::Acquire)) {
+                break;
+            }
+            continue;
+        }
+        efd.read();
+        injector.drain_into(&mut ready);
+    }
+    threads.into_iter().for_each(|t| t.join().unwrap());
+}
+
+#[test]
+fn task_woken_from_another_thread_is_polled_again() {
+    loom::model(|| task_wake(Clear::Swap, 1));
+}
+
+#[test]
+fn task_woken_from_two_threads_is_polled_again() {
+    loom::model(|| task_wake(Clear::Swap, 2));
+}
+
+/// Proof that the task-level model can fail, and a finding about the executor: clearing
+/// `scheduled` with a plain store loses a wake-up that races the clear.
+#[test]
+#[ignore = "deliberately broken; must fail"]
+fn clearing_scheduled_with_a_store_loses_wakeups() {
+    loom::model(|| task_wake(Clear::Store, 1));
+}

@@ -10,4 +10,5 @@
 //!
 #![doc = include_str!("../../docs/model.md")]
 
+pub mod connection;
 pub mod waiter;

@@ -171,6 +171,8 @@ pub(crate) struct Core {
     tasks: RefCell<Tasks>,
     /// Whether a `block_on` is running this core.
     running: Cell<bool>,
+    /// How many times the loop has waited on epoll.
+    turns: Cell<u64>,
 }
 
 impl fmt::Debug for Core {
@@ -236,6 +238,7 @@ impl Runtime {
             injected: RefCell::new(VecDeque::with_capacity(64)),
             tasks: RefCell::new(Tasks::default()),
             running: Cell::new(false),
+            turns: Cell::new(0),
         });
         Ok(Runtime {
             core,
@@ -356,6 +359,7 @@ impl Core {
         } else {
             Some(std::time::Duration::ZERO)
         };
+        self.turns.set(self.turns.get() + 1);
         let turn = match self.reactor.turn(timeout) {
             Ok(turn) => turn,
             Err(err) => panic!("weir: epoll_wait failed: {err}"),
@@ -624,6 +628,8 @@ pub struct LoopStats {
     pub tasks: usize,
     /// Pending timers.
     pub timers: usize,
+    /// How many times the loop has waited on epoll (`epoll_wait` calls).
+    pub turns: u64,
 }
 
 /// The running loop's [`LoopStats`].
@@ -644,5 +650,6 @@ pub fn loop_stats() -> LoopStats {
         registered_fds: core.reactor.registered(),
         tasks: core.task_count(),
         timers,
+        turns: core.turns.get(),
     }
 }

@@ -27,6 +27,7 @@ pub mod hyper_server;
 pub mod nginx;
 pub mod python;
 pub mod raw;
+pub mod rt;
 pub mod scripted;
 
 use std::io;
