@@ -77,6 +77,7 @@ impl Default for Slot {
 impl Slot {
     /// Applies `event` through the generated transition; returns the waker the caller must
     /// wake (after releasing any borrow), or the illegal event (state unchanged).
+    #[inline]
     pub(crate) fn apply(
         &mut self,
         event: Event,
@@ -110,6 +111,7 @@ impl Slot {
         });
     }
 
+    #[inline]
     fn store_waker(&mut self, waker: &Waker) {
         match &self.waker {
             Some(old) if old.will_wake(waker) => {}
@@ -359,15 +361,32 @@ impl Reactor {
 
     /// Applies one epoll event to both slots of its fd.
     fn dispatch(&self, token: Token, flags: u32) {
-        if flags & (epoll::HUP | epoll::ERR | epoll::RDHUP) != 0 {
-            self.apply(token, READ, Event::HangUp, None);
-        } else if flags & epoll::IN != 0 {
-            self.apply(token, READ, Event::Readiness, None);
+        let read = if flags & (epoll::HUP | epoll::ERR | epoll::RDHUP) != 0 {
+            Some(Event::HangUp)
+        } else {
+            (flags & epoll::IN != 0).then_some(Event::Readiness)
+        };
+        let write = if flags & (epoll::HUP | epoll::ERR) != 0 {
+            Some(Event::HangUp)
+        } else {
+            (flags & epoll::OUT != 0).then_some(Event::Readiness)
+        };
+        // One borrow for both slots; wake after it is released.
+        let (read_waker, write_waker) = {
+            let mut table = self.table.borrow_mut();
+            let Some(slots) = table.get(token) else {
+                return;
+            };
+            let mut fire = |dir: usize, event: Option<Event>| {
+                event.and_then(|e| slots[dir].apply(e, None).ok().flatten())
+            };
+            (fire(READ, read), fire(WRITE, write))
+        };
+        if let Some(waker) = read_waker {
+            waker.wake();
         }
-        if flags & (epoll::HUP | epoll::ERR) != 0 {
-            self.apply(token, WRITE, Event::HangUp, None);
-        } else if flags & epoll::OUT != 0 {
-            self.apply(token, WRITE, Event::Readiness, None);
+        if let Some(waker) = write_waker {
+            waker.wake();
         }
     }
 }
