@@ -78,6 +78,9 @@ pub struct NginxBuilder {
     keepalive_requests: u32,
     /// `keepalive_timeout` in seconds (0 disables keep-alive).
     keepalive_timeout_secs: u32,
+    /// `sendfile`: on, a small file's head and body leave in two writes (writev + sendfile);
+    /// off, in one (what request-cost benches want).
+    sendfile: bool,
 }
 
 impl Default for NginxBuilder {
@@ -85,6 +88,7 @@ impl Default for NginxBuilder {
         NginxBuilder {
             keepalive_requests: 1000,
             keepalive_timeout_secs: 75,
+            sendfile: true,
         }
     }
 }
@@ -100,6 +104,13 @@ impl NginxBuilder {
     /// Seconds an idle keep-alive connection stays open (0: every response closes).
     pub fn keepalive_timeout_secs(mut self, secs: u32) -> Self {
         self.keepalive_timeout_secs = secs;
+        self
+    }
+
+    /// `sendfile on|off` (default on). Off sends a small response's head and body in one
+    /// write, so a client needs one read per response.
+    pub fn sendfile(mut self, on: bool) -> Self {
+        self.sendfile = on;
         self
     }
 
@@ -151,7 +162,7 @@ http {{
     scgi_temp_path {d}/tmp/scgi;
     types {{ text/plain txt; application/octet-stream bin; }}
     default_type application/octet-stream;
-    sendfile on;
+    sendfile {sendfile};
     gzip off;
     keepalive_requests {kr};
     keepalive_timeout {kt}s;
@@ -175,6 +186,7 @@ http {{
 "#,
             kr = self.keepalive_requests,
             kt = self.keepalive_timeout_secs,
+            sendfile = if self.sendfile { "on" } else { "off" },
             upload = UPLOAD_PATH,
         )
     }
