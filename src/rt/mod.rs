@@ -35,6 +35,7 @@ pub(crate) mod reactor;
 pub mod sync;
 pub mod time;
 
+pub(crate) use executor::in_runtime;
 pub use executor::{
     block_on, loop_stats, spawn, yield_now, JoinError, JoinHandle, LoopStats, Runtime, YieldNow,
 };
@@ -50,4 +51,14 @@ pub use executor::{
 /// ```
 pub fn raise_fd_limit() -> std::io::Result<u64> {
     crate::sys::raise_fd_limit()
+}
+
+/// The identity of this thread's running loop (its core's address, unique while anything
+/// registered with it lives). The pool tags idle connections with it: a connection registered
+/// with one loop must never be used on another.
+///
+/// # Panics
+/// Outside a running [`Runtime::block_on`].
+pub(crate) fn loop_id() -> usize {
+    std::rc::Rc::as_ptr(&executor::current("the client")) as usize
 }

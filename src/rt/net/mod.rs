@@ -28,7 +28,7 @@ mod tcp;
 mod unix;
 
 #[doc(hidden)]
-pub use resolve::set_resolve_delay_for_tests;
+pub use resolve::set_resolve_hook_for_tests;
 pub use resolve::{resolve, Resolve};
 pub use tcp::{TcpListener, TcpStream};
 pub use unix::{UnixListener, UnixStream};

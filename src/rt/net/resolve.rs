@@ -13,23 +13,21 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
 
 /// How many helper threads resolve names.
 pub const RESOLVER_THREADS: usize = 4;
 
-/// Test hook: a delay each helper sleeps before resolving, in milliseconds.
-static DELAY_MS: AtomicU64 = AtomicU64::new(0);
+/// Test hook: called on the helper thread with the host name before each lookup.
+static HOOK: Mutex<Option<fn(&str)>> = Mutex::new(None);
 
-/// Makes every later lookup on the resolver threads sleep `delay` first (tests use it to
-/// show a slow resolver does not stall the loop).
+/// Makes every later lookup on the resolver threads call `hook(host)` first, on the helper
+/// thread (tests make it sleep or block to show a slow resolver does not stall the loop).
 #[doc(hidden)]
-pub fn set_resolve_delay_for_tests(delay: Duration) {
-    DELAY_MS.store(delay.as_millis() as u64, Ordering::Relaxed);
+pub fn set_resolve_hook_for_tests(hook: Option<fn(&str)>) {
+    *HOOK.lock().unwrap_or_else(PoisonError::into_inner) = hook;
 }
 
 /// Where a helper thread leaves its answer.
@@ -74,9 +72,9 @@ fn helper(rx: &Mutex<Receiver<Job>>) {
     loop {
         let job = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
         let Ok(job) = job else { return };
-        let delay = DELAY_MS.load(Ordering::Relaxed);
-        if delay > 0 {
-            std::thread::sleep(Duration::from_millis(delay));
+        let hook = *HOOK.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(hook) = hook {
+            hook(&job.host);
         }
         let result = (job.host.as_str(), job.port)
             .to_socket_addrs()

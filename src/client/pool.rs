@@ -1,0 +1,1058 @@
+//! The connection pool: per-origin stacks of idle connections and the slot accounting that
+//! keeps connection counts under their limits.
+//!
+//! # Design
+//!
+//! A *slot* is the right to have one connection connecting or carrying a request. Slots are
+//! permits of two FIFO [`Semaphore`]s: one per origin (`max_connections_per_host`) and one for
+//! the whole pool (`max_connections`); a checkout takes the host's permit first, then the
+//! total one, so waiters queue in arrival order on both. A [`Lease`] owns the two permits and
+//! the connection's place in the counts; its `Drop` gives all of it back, so a checkout
+//! cancelled at any await point, a failed connect and a dropped body all release their slot.
+//!
+//! Idle connections hold no permit: checking a connection in pushes it on its origin's idle
+//! stack and then releases the lease's permits, which wakes the oldest waiter, who takes the
+//! idle connection. A lease always takes an idle connection of its origin before it may
+//! connect, and before connecting it closes the least recently used idle connection of another
+//! origin if the pool is full, so the number of connections (connecting + active + idle) stays
+//! under both limits even though idle ones hold no permit.
+//!
+//! Stale connections are found without syscalls: idle sockets stay registered with the loop,
+//! so [`Poolable::is_reusable`] sees a FIN or RST that already arrived. Expiry needs no
+//! periodic wake-up: one reaper task sleeps until the earliest expiry while idle connections
+//! with an expiry exist, and exits when none is left; checkout also checks expiry itself.
+//!
+//! # Invariants
+//! - Per origin and in total: `connecting + active + idle <= max_connections[_per_host]`.
+//! - `connecting + active` of an origin equals the live leases of that origin, each holding one
+//!   host permit and one total permit.
+//! - An idle stack holds only idle connections, most recently used at the back; a connection is
+//!   in at most one stack or one lease, never both, so no connection serves two requests.
+//! - An origin's entry is removed only when nothing refers to its semaphore (no lease, no
+//!   waiter, no idle connection), so a new entry never doubles an origin's limit.
+//! - No `RefCell` borrow is held while a connection is dropped or an event callback runs.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::event::{ClientEvent, CloseReason};
+use crate::error::{Error, Kind, Phase, Result};
+use crate::http::Origin;
+use crate::rt::sync::{OwnedPermit, Semaphore};
+use crate::rt::JoinHandle;
+
+/// How much later than the earliest expiry the reaper may wake, so that connections expiring
+/// close together are closed in one wake-up. Checkout never hands out an expired connection.
+const REAP_SLACK: Duration = Duration::from_millis(100);
+
+/// How much earlier than the server's `Keep-Alive: timeout=N` we give up an idle connection,
+/// so that we do not race the server's own close.
+pub(crate) const KEEP_ALIVE_MARGIN: Duration = Duration::from_secs(1);
+
+/// What the pool needs to know about a connection.
+pub(crate) trait Poolable: 'static {
+    /// Whether it can carry another request (the peer has not hung up, nobody asked to close).
+    fn is_reusable(&self) -> bool;
+    /// How many requests it has carried.
+    fn requests_served(&self) -> u64;
+    /// The server's `Keep-Alive: timeout=N`, if it sent one.
+    fn keep_alive_hint(&self) -> Option<Duration>;
+}
+
+/// The pool's limits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct PoolConfig {
+    /// Connections (connecting + active + idle) across all origins.
+    pub(crate) max_connections: usize,
+    /// Connections (connecting + active + idle) per origin.
+    pub(crate) max_connections_per_host: usize,
+    /// Idle connections kept per origin.
+    pub(crate) max_idle_per_host: usize,
+    /// How long a connection may stay idle; `None` for no limit.
+    pub(crate) idle_timeout: Option<Duration>,
+    /// Requests one connection may carry; `None` for no limit.
+    pub(crate) max_requests_per_connection: Option<u64>,
+}
+
+/// Counts of connections in each stage, and of waiting checkouts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolCounts {
+    /// Connections being established.
+    pub connecting: usize,
+    /// Connections carrying a request (until its response body is finished or dropped).
+    pub active: usize,
+    /// Connections idle in the pool.
+    pub idle: usize,
+    /// Requests waiting for a free slot.
+    pub waiters: usize,
+}
+
+impl PoolCounts {
+    /// `connecting + active + idle`: the connections that count against the limits.
+    pub fn connections(&self) -> usize {
+        self.connecting + self.active + self.idle
+    }
+}
+
+/// A snapshot of the pool: totals and per-origin counts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Sums over all origins.
+    pub total: PoolCounts,
+    /// Per origin, in no particular order; origins with nothing going on are left out.
+    pub hosts: Vec<(Origin, PoolCounts)>,
+}
+
+impl PoolStats {
+    /// The counts of one origin (all zero when it has none).
+    pub fn host(&self, origin: &Origin) -> PoolCounts {
+        let found = self.hosts.iter().find(|(o, _)| o == origin);
+        found.map(|(_, c)| *c).unwrap_or_default()
+    }
+}
+
+/// The stage a leased connection is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// Being established.
+    Connecting,
+    /// Carrying a request.
+    Active,
+}
+
+/// The event callback.
+pub(crate) type EventSink = Rc<dyn Fn(&ClientEvent<'_>)>;
+
+/// A pool of connections of type `C`. Cheap to clone (an `Rc`); one per event loop.
+pub(crate) struct Pool<C> {
+    /// The shared state.
+    inner: Rc<Inner<C>>,
+}
+
+impl<C> Clone for Pool<C> {
+    fn clone(&self) -> Self {
+        Pool {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+/// The pool's state.
+struct Inner<C> {
+    /// The limits.
+    config: PoolConfig,
+    /// The `max_connections` slots.
+    total_permits: Arc<Semaphore>,
+    /// Per-origin entries.
+    hosts: RefCell<HashMap<Origin, Rc<Host<C>>>>,
+    /// Sums of every host's counts.
+    totals: Cell<PoolCounts>,
+    /// The reaper task and when it next wakes, while one runs.
+    reaper: RefCell<Option<(JoinHandle<()>, Instant)>>,
+    /// The loop the idle connections are registered with.
+    loop_id: Cell<Option<usize>>,
+    /// Where events go.
+    events: Option<EventSink>,
+}
+
+/// One origin's entry.
+struct Host<C> {
+    /// The origin.
+    origin: Origin,
+    /// The `max_connections_per_host` slots.
+    permits: Arc<Semaphore>,
+    /// Idle connections, most recently used at the back.
+    idle: RefCell<VecDeque<IdleConn<C>>>,
+    /// This origin's counts.
+    counts: Cell<PoolCounts>,
+}
+
+/// An idle connection and when it expires.
+struct IdleConn<C> {
+    /// The connection.
+    conn: C,
+    /// When it went idle.
+    since: Instant,
+    /// When it must no longer be used (`None`: never expires).
+    expires: Option<Instant>,
+}
+
+/// What a checkout yields.
+pub(crate) enum Checkout<C: Poolable> {
+    /// An idle connection, with its lease (stage: active).
+    Reused(C, Lease<C>),
+    /// No idle connection: the lease (stage: connecting) allows opening a new one.
+    Connect(Lease<C>),
+}
+
+/// A slot held by one connection that is connecting or active: its two permits and its place
+/// in the counts. Dropping it gives the slot back (the connection closed or was never made).
+pub(crate) struct Lease<C: Poolable> {
+    /// The pool.
+    pool: Rc<Inner<C>>,
+    /// The origin's entry.
+    host: Rc<Host<C>>,
+    /// Connecting or active.
+    stage: Stage,
+    /// The origin's permit then the pool's; `None` only during `Drop`.
+    permits: Option<(OwnedPermit, OwnedPermit)>,
+}
+
+impl<C: Poolable> Pool<C> {
+    /// An empty pool with these limits, sending events to `events`.
+    pub(crate) fn new(config: PoolConfig, events: Option<EventSink>) -> Pool<C> {
+        let total_permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
+        let inner = Inner {
+            config,
+            total_permits,
+            hosts: RefCell::new(HashMap::new()),
+            totals: Cell::new(PoolCounts::default()),
+            reaper: RefCell::new(None),
+            loop_id: Cell::new(None),
+            events,
+        };
+        Pool {
+            inner: Rc::new(inner),
+        }
+    }
+
+    /// The limits.
+    pub(crate) fn config(&self) -> &PoolConfig {
+        &self.inner.config
+    }
+
+    /// Waits (FIFO, at most `timeout`) for a slot for `origin`, then hands out the most
+    /// recently used live idle connection, or a lease to connect.
+    ///
+    /// Cancel-safe: dropping the future at any point leaves no waiter and no slot behind.
+    ///
+    /// # Panics
+    /// Outside a running weir loop.
+    pub(crate) async fn checkout(
+        &self,
+        origin: &Origin,
+        timeout: Option<Duration>,
+    ) -> Result<Checkout<C>> {
+        self.inner.forget_other_loops();
+        let host = self.inner.host(origin);
+        let permits = match timeout {
+            None => self.inner.acquire(&host).await?,
+            Some(t) => match crate::rt::time::timeout(t, self.inner.acquire(&host)).await {
+                Ok(permits) => permits?,
+                Err(_) => return Err(Error::new(Kind::PoolTimeout, Phase::Pool)),
+            },
+        };
+        Ok(self.inner.lease(host, permits))
+    }
+
+    /// The current counts.
+    pub(crate) fn stats(&self) -> PoolStats {
+        let hosts = self.inner.hosts.borrow();
+        let per_host = hosts.values().map(|h| (h.origin.clone(), h.counts.get()));
+        PoolStats {
+            total: self.inner.totals.get(),
+            hosts: per_host.collect(),
+        }
+    }
+
+    /// Closes every idle connection now.
+    pub(crate) fn clear_idle(&self) {
+        self.inner.close_all_idle(CloseReason::IdleTimeout);
+    }
+
+    /// Sends `event` to the callback, if any.
+    pub(crate) fn emit(&self, event: &ClientEvent<'_>) {
+        self.inner.emit(event);
+    }
+}
+
+impl<C: Poolable> Inner<C> {
+    /// The entry of `origin`, created if missing.
+    fn host(&self, origin: &Origin) -> Rc<Host<C>> {
+        if let Some(host) = self.hosts.borrow().get(origin) {
+            return host.clone();
+        }
+        let host = Rc::new(Host {
+            origin: origin.clone(),
+            permits: Arc::new(Semaphore::new(self.config.max_connections_per_host.max(1))),
+            idle: RefCell::new(VecDeque::new()),
+            counts: Cell::new(PoolCounts::default()),
+        });
+        self.hosts.borrow_mut().insert(origin.clone(), host.clone());
+        host
+    }
+
+    /// Takes the origin's permit, then the pool's, waiting in line for each; counted as a
+    /// waiter only while queued.
+    async fn acquire(self: &Rc<Self>, host: &Rc<Host<C>>) -> Result<(OwnedPermit, OwnedPermit)> {
+        let mut waiting = None;
+        let host_permit = match host.permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                waiting = Some(Waiting::new(self, host));
+                permit_or_error(host.permits.clone().acquire_owned().await)?
+            }
+        };
+        let total_permit = match self.total_permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                waiting.get_or_insert_with(|| Waiting::new(self, host));
+                permit_or_error(self.total_permits.clone().acquire_owned().await)?
+            }
+        };
+        drop(waiting);
+        Ok((host_permit, total_permit))
+    }
+
+    /// With both permits in hand: the freshest live idle connection, or a lease to connect.
+    fn lease(
+        self: &Rc<Self>,
+        host: Rc<Host<C>>,
+        permits: (OwnedPermit, OwnedPermit),
+    ) -> Checkout<C> {
+        let now = Instant::now();
+        loop {
+            let popped = host.idle.borrow_mut().pop_back();
+            let Some(idle) = popped else { break };
+            self.count(&host, |c| c.idle -= 1);
+            match self.idle_verdict(&idle, now) {
+                None => {
+                    let lease = self.new_lease(host, Stage::Active, permits);
+                    return Checkout::Reused(idle.conn, lease);
+                }
+                Some(reason) => self.close(&host.origin, idle.conn, reason),
+            }
+        }
+        self.make_room();
+        Checkout::Connect(self.new_lease(host, Stage::Connecting, permits))
+    }
+
+    /// Why an idle connection must not be used, or `None` if it may.
+    fn idle_verdict(&self, idle: &IdleConn<C>, now: Instant) -> Option<CloseReason> {
+        if idle.expires.is_some_and(|e| e <= now) {
+            return Some(CloseReason::IdleTimeout);
+        }
+        if !idle.conn.is_reusable() {
+            return Some(CloseReason::PeerClosed);
+        }
+        None
+    }
+
+    /// Closes the least recently used idle connection of any origin while the pool is full.
+    fn make_room(&self) {
+        while self.totals.get().connections() >= self.config.max_connections {
+            let Some(host) = self.oldest_idle_host() else {
+                return;
+            };
+            let popped = host.idle.borrow_mut().pop_front();
+            if let Some(idle) = popped {
+                self.count(&host, |c| c.idle -= 1);
+                self.close(&host.origin, idle.conn, CloseReason::Evicted);
+            }
+            self.forget_if_unused(&host);
+        }
+    }
+
+    /// The origin whose least recently used idle connection is the oldest.
+    fn oldest_idle_host(&self) -> Option<Rc<Host<C>>> {
+        let hosts = self.hosts.borrow();
+        let oldest = hosts
+            .values()
+            .filter_map(|h| h.idle.borrow().front().map(|i| (i.since, h)))
+            .min_by_key(|(since, _)| *since);
+        oldest.map(|(_, h)| h.clone())
+    }
+
+    fn new_lease(
+        self: &Rc<Self>,
+        host: Rc<Host<C>>,
+        stage: Stage,
+        permits: (OwnedPermit, OwnedPermit),
+    ) -> Lease<C> {
+        self.count(&host, |c| *c.stage_mut(stage) += 1);
+        Lease {
+            pool: self.clone(),
+            host,
+            stage,
+            permits: Some(permits),
+        }
+    }
+
+    /// Applies `f` to the counts of `host` and to the totals.
+    fn count(&self, host: &Host<C>, f: impl Fn(&mut PoolCounts)) {
+        let mut c = host.counts.get();
+        f(&mut c);
+        host.counts.set(c);
+        let mut t = self.totals.get();
+        f(&mut t);
+        self.totals.set(t);
+    }
+
+    /// Puts a connection whose exchange finished cleanly back on its idle stack, or closes it.
+    fn checkin(self: &Rc<Self>, host: &Rc<Host<C>>, conn: C) {
+        let now = Instant::now();
+        if let Some(reason) = self.checkin_verdict(&conn) {
+            return self.close(&host.origin, conn, reason);
+        }
+        let Some(expires) = self.expiry(&conn, now) else {
+            return self.close(&host.origin, conn, CloseReason::IdleTimeout);
+        };
+        if self.config.max_idle_per_host == 0 {
+            return self.close(&host.origin, conn, CloseReason::IdleLimit);
+        }
+        let evicted = self.push_idle(host, conn, now, expires);
+        if let Some(old) = evicted {
+            self.close(&host.origin, old, CloseReason::IdleLimit);
+        }
+        if let Some(expires) = expires {
+            self.arm_reaper(expires);
+        }
+    }
+
+    /// Why a returned connection must be closed, or `None` if it may go idle.
+    fn checkin_verdict(&self, conn: &C) -> Option<CloseReason> {
+        let max = self.config.max_requests_per_connection;
+        if max.is_some_and(|max| conn.requests_served() >= max) {
+            return Some(CloseReason::MaxRequests);
+        }
+        if !conn.is_reusable() {
+            return Some(CloseReason::NotReusable);
+        }
+        None
+    }
+
+    /// When an idle connection expires: `Some(None)` never, `None` at once (the server's
+    /// keep-alive hint leaves no time).
+    fn expiry(&self, conn: &C, now: Instant) -> Option<Option<Instant>> {
+        let hint = conn
+            .keep_alive_hint()
+            .map(|h| h.saturating_sub(KEEP_ALIVE_MARGIN));
+        let life = match (self.config.idle_timeout, hint) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match life {
+            Some(d) if d.is_zero() => None,
+            Some(d) => Some(Some(now + d)),
+            None => Some(None),
+        }
+    }
+
+    /// Pushes onto the idle stack; returns the least recently used one if over the limit.
+    fn push_idle(
+        &self,
+        host: &Host<C>,
+        conn: C,
+        since: Instant,
+        expires: Option<Instant>,
+    ) -> Option<C> {
+        let mut idle = host.idle.borrow_mut();
+        idle.push_back(IdleConn {
+            conn,
+            since,
+            expires,
+        });
+        let evicted = if idle.len() > self.config.max_idle_per_host {
+            idle.pop_front().map(|i| i.conn)
+        } else {
+            None
+        };
+        drop(idle);
+        if evicted.is_none() {
+            self.count(host, |c| c.idle += 1);
+        }
+        evicted
+    }
+
+    /// Makes sure a reaper wakes by `expires` (plus slack).
+    fn arm_reaper(self: &Rc<Self>, expires: Instant) {
+        let wake = expires + REAP_SLACK;
+        let mut reaper = self.reaper.borrow_mut();
+        if let Some((task, at)) = reaper.as_ref() {
+            if *at <= wake && !task.is_finished() {
+                return;
+            }
+            task.abort();
+        }
+        let task = crate::rt::spawn(reap(Rc::downgrade(self)));
+        *reaper = Some((task, wake));
+    }
+
+    /// Closes expired and dead idle connections; returns when the reaper should wake next
+    /// (`None`: no idle connection expires, the reaper stops).
+    fn sweep(&self, now: Instant) -> Option<Instant> {
+        let hosts: Vec<Rc<Host<C>>> = self.hosts.borrow().values().cloned().collect();
+        let mut next: Option<Instant> = None;
+        for host in hosts {
+            let dead = self.sweep_host(&host, now);
+            for (conn, reason) in dead {
+                self.close(&host.origin, conn, reason);
+            }
+            let earliest = host.idle.borrow().iter().filter_map(|i| i.expires).min();
+            next = match (next, earliest) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            self.forget_if_unused(&host);
+        }
+        next
+    }
+
+    /// Removes the idle connections of `host` that expired or died.
+    fn sweep_host(&self, host: &Host<C>, now: Instant) -> Vec<(C, CloseReason)> {
+        let mut dead = Vec::new();
+        let mut idle = host.idle.borrow_mut();
+        let mut i = 0;
+        while i < idle.len() {
+            match self.idle_verdict(&idle[i], now) {
+                None => i += 1,
+                Some(reason) => {
+                    if let Some(gone) = idle.remove(i) {
+                        dead.push((gone.conn, reason));
+                    }
+                }
+            }
+        }
+        drop(idle);
+        let n = dead.len();
+        self.count(host, |c| c.idle -= n);
+        dead
+    }
+
+    /// Drops `conn` and reports why.
+    fn close(&self, origin: &Origin, conn: C, reason: CloseReason) {
+        drop(conn);
+        self.emit(&ClientEvent::Closed { origin, reason });
+    }
+
+    fn emit(&self, event: &ClientEvent<'_>) {
+        if let Some(sink) = &self.events {
+            sink(event);
+        }
+    }
+
+    /// Closes every idle connection.
+    fn close_all_idle(&self, reason: CloseReason) {
+        let hosts: Vec<Rc<Host<C>>> = self.hosts.borrow().values().cloned().collect();
+        for host in hosts {
+            let idle = std::mem::take(&mut *host.idle.borrow_mut());
+            self.count(&host, |c| c.idle -= idle.len());
+            for i in idle {
+                self.close(&host.origin, i.conn, reason);
+            }
+            self.forget_if_unused(&host);
+        }
+    }
+
+    /// On a loop other than the one the idle connections belong to, closes them all: their
+    /// sockets are registered with a loop that is not running.
+    fn forget_other_loops(&self) {
+        let now = crate::rt::loop_id();
+        match self.loop_id.get() {
+            Some(id) if id == now => {}
+            None => self.loop_id.set(Some(now)),
+            Some(_) => {
+                self.loop_id.set(Some(now));
+                if let Some((task, _)) = self.reaper.borrow_mut().take() {
+                    task.abort();
+                }
+                self.close_all_idle(CloseReason::OtherLoop);
+            }
+        }
+    }
+
+    /// Removes the entry of `host` when nothing refers to its slots any more.
+    fn forget_if_unused(&self, host: &Host<C>) {
+        let counts = host.counts.get();
+        let unused = counts == PoolCounts::default()
+            && host.idle.borrow().is_empty()
+            && host.permits.available_permits() == self.config.max_connections_per_host.max(1);
+        if unused {
+            self.hosts.borrow_mut().remove(&host.origin);
+        }
+    }
+}
+
+impl<C> Drop for Inner<C> {
+    fn drop(&mut self) {
+        if let Some((task, _)) = self.reaper.get_mut().take() {
+            task.abort();
+        }
+    }
+}
+
+/// The reaper: sleeps until the earliest expiry, closes what expired, and stops when no idle
+/// connection has an expiry. Holds the pool weakly, so it never keeps a dropped client alive.
+async fn reap<C: Poolable>(pool: Weak<Inner<C>>) {
+    loop {
+        let next = match pool.upgrade() {
+            Some(inner) => inner.sweep(Instant::now()),
+            None => return,
+        };
+        let Some(next) = next else {
+            if let Some(inner) = pool.upgrade() {
+                inner.reaper.borrow_mut().take();
+            }
+            return;
+        };
+        let wake = next + REAP_SLACK;
+        if let Some(inner) = pool.upgrade() {
+            if let Some((_, at)) = inner.reaper.borrow_mut().as_mut() {
+                *at = wake;
+            }
+        }
+        crate::rt::time::sleep_until(wake).await;
+    }
+}
+
+impl PoolCounts {
+    fn stage_mut(&mut self, stage: Stage) -> &mut usize {
+        match stage {
+            Stage::Connecting => &mut self.connecting,
+            Stage::Active => &mut self.active,
+        }
+    }
+}
+
+/// Counts one checkout as waiting while it is queued on a semaphore; `Drop` uncounts it.
+struct Waiting<C: Poolable> {
+    /// The pool.
+    pool: Rc<Inner<C>>,
+    /// The origin's entry.
+    host: Rc<Host<C>>,
+}
+
+impl<C: Poolable> Waiting<C> {
+    fn new(pool: &Rc<Inner<C>>, host: &Rc<Host<C>>) -> Waiting<C> {
+        pool.count(host, |c| c.waiters += 1);
+        Waiting {
+            pool: pool.clone(),
+            host: host.clone(),
+        }
+    }
+}
+
+impl<C: Poolable> Drop for Waiting<C> {
+    fn drop(&mut self) {
+        self.pool.count(&self.host, |c| c.waiters -= 1);
+        self.pool.forget_if_unused(&self.host);
+    }
+}
+
+/// The pool never closes its semaphores; should one be closed, the checkout fails cleanly.
+fn permit_or_error(
+    permit: std::result::Result<OwnedPermit, crate::rt::sync::Closed>,
+) -> Result<OwnedPermit> {
+    permit.map_err(|closed| Error::new(Kind::PoolTimeout, Phase::Pool).with_source(closed))
+}
+
+impl<C: Poolable> Lease<C> {
+    /// The origin this lease is for.
+    pub(crate) fn origin(&self) -> &Origin {
+        &self.host.origin
+    }
+
+    /// The connection is established: connecting becomes active.
+    pub(crate) fn connected(&mut self) {
+        if self.stage == Stage::Connecting {
+            self.pool.count(&self.host, |c| {
+                c.connecting -= 1;
+                c.active += 1;
+            });
+            self.stage = Stage::Active;
+        }
+    }
+
+    /// The exchange finished cleanly: the connection goes idle (or is closed if it must not),
+    /// and the slot is released to the next waiter.
+    pub(crate) fn checkin(self, conn: C) {
+        let pool = self.pool.clone();
+        let host = self.host.clone();
+        pool.checkin(&host, conn);
+        drop(self);
+    }
+
+    /// Reports that the connection closed, for `reason`; the slot is released.
+    pub(crate) fn closed(self, reason: CloseReason) {
+        let pool = self.pool.clone();
+        let host = self.host.clone();
+        drop(self);
+        pool.emit(&ClientEvent::Closed {
+            origin: &host.origin,
+            reason,
+        });
+    }
+}
+
+impl<C: Poolable> Drop for Lease<C> {
+    fn drop(&mut self) {
+        let stage = self.stage;
+        self.pool.count(&self.host, |c| *c.stage_mut(stage) -= 1);
+        drop(self.permits.take());
+        self.pool.forget_if_unused(&self.host);
+    }
+}
+
+impl<C> fmt::Debug for Pool<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("config", &self.inner.config)
+            .field("totals", &self.inner.totals.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: Poolable> fmt::Debug for Lease<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lease")
+            .field("origin", &self.host.origin)
+            .field("stage", &self.stage)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::Poll;
+
+    /// A connection stand-in: an id, a liveness flag the test can flip, a request count.
+    #[derive(Debug)]
+    struct Fake {
+        id: u32,
+        alive: Rc<Cell<bool>>,
+        served: u64,
+        hint: Option<Duration>,
+    }
+
+    impl Poolable for Fake {
+        fn is_reusable(&self) -> bool {
+            self.alive.get()
+        }
+        fn requests_served(&self) -> u64 {
+            self.served
+        }
+        fn keep_alive_hint(&self) -> Option<Duration> {
+            self.hint
+        }
+    }
+
+    fn fake(id: u32) -> Fake {
+        Fake {
+            id,
+            alive: Rc::new(Cell::new(true)),
+            served: 1,
+            hint: None,
+        }
+    }
+
+    fn config(total: usize, per_host: usize) -> PoolConfig {
+        PoolConfig {
+            max_connections: total,
+            max_connections_per_host: per_host,
+            max_idle_per_host: 8,
+            idle_timeout: Some(Duration::from_secs(90)),
+            max_requests_per_connection: None,
+        }
+    }
+
+    fn origin(port: u16) -> Origin {
+        Origin::Tcp {
+            host: "127.0.0.1".into(),
+            port,
+        }
+    }
+
+    /// A pool that records the close reasons it reports.
+    fn pool(cfg: PoolConfig) -> (Pool<Fake>, Rc<RefCell<Vec<CloseReason>>>) {
+        let closed = Rc::new(RefCell::new(Vec::new()));
+        let sink = closed.clone();
+        let events: EventSink = Rc::new(move |e: &ClientEvent<'_>| {
+            if let ClientEvent::Closed { reason, .. } = e {
+                sink.borrow_mut().push(*reason);
+            }
+        });
+        (Pool::new(cfg, Some(events)), closed)
+    }
+
+    /// Polls `fut` once with the current task's waker.
+    async fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
+        std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *fut).poll(cx))).await
+    }
+
+    async fn connect(pool: &Pool<Fake>, o: &Origin) -> Lease<Fake> {
+        match pool.checkout(o, None).await {
+            Ok(Checkout::Connect(mut lease)) => {
+                lease.connected();
+                lease
+            }
+            Ok(Checkout::Reused(c, _)) => panic!("expected a new connection, got reused {c:?}"),
+            Err(e) => panic!("checkout failed: {e}"),
+        }
+    }
+
+    async fn reuse(pool: &Pool<Fake>, o: &Origin) -> (Fake, Lease<Fake>) {
+        match pool.checkout(o, None).await {
+            Ok(Checkout::Reused(c, lease)) => (c, lease),
+            Ok(Checkout::Connect(_)) => panic!("expected a reused connection"),
+            Err(e) => panic!("checkout failed: {e}"),
+        }
+    }
+
+    #[test]
+    fn reuses_the_most_recently_used_idle_connection() {
+        crate::rt::block_on(async {
+            let (pool, _) = pool(config(10, 10));
+            let o = origin(1);
+            let (a, b) = (connect(&pool, &o).await, connect(&pool, &o).await);
+            a.checkin(fake(1));
+            b.checkin(fake(2));
+            assert_eq!(pool.stats().host(&o).idle, 2);
+            let (c, lease) = reuse(&pool, &o).await;
+            assert_eq!(c.id, 2, "most recently used first");
+            assert_eq!(
+                pool.stats().total,
+                PoolCounts {
+                    active: 1,
+                    idle: 1,
+                    ..Default::default()
+                }
+            );
+            lease.checkin(c);
+            assert_eq!(
+                pool.stats().total,
+                PoolCounts {
+                    idle: 2,
+                    ..Default::default()
+                }
+            );
+        });
+    }
+
+    #[test]
+    fn waiters_are_served_in_arrival_order_and_counted() {
+        crate::rt::block_on(async {
+            let (pool, _) = pool(config(10, 1));
+            let o = origin(1);
+            let held = connect(&pool, &o).await;
+            let mut first = Box::pin(pool.checkout(&o, None));
+            let mut second = Box::pin(pool.checkout(&o, None));
+            assert!(poll_once(&mut first).await.is_pending());
+            assert!(poll_once(&mut second).await.is_pending());
+            assert_eq!(pool.stats().host(&o).waiters, 2);
+            held.checkin(fake(7));
+            assert!(
+                poll_once(&mut second).await.is_pending(),
+                "second must not overtake"
+            );
+            let Poll::Ready(Ok(Checkout::Reused(c, lease))) = poll_once(&mut first).await else {
+                panic!("first waiter should get the checked-in connection");
+            };
+            assert_eq!(c.id, 7);
+            assert_eq!(pool.stats().host(&o).waiters, 1);
+            drop(c);
+            lease.closed(CloseReason::Error);
+            let Poll::Ready(Ok(Checkout::Connect(_))) = poll_once(&mut second).await else {
+                panic!("second waiter should get a slot to connect");
+            };
+        });
+    }
+
+    #[test]
+    fn cancelled_waiter_leaves_no_trace_and_passes_its_grant_on() {
+        crate::rt::block_on(async {
+            let (pool, _) = pool(config(10, 1));
+            let o = origin(1);
+            let held = connect(&pool, &o).await;
+            let mut first = Box::pin(pool.checkout(&o, None));
+            let mut second = Box::pin(pool.checkout(&o, None));
+            assert!(poll_once(&mut first).await.is_pending());
+            assert!(poll_once(&mut second).await.is_pending());
+            drop(held); // grants the permit to `first`
+            drop(first); // cancelled after the grant: the permit moves on to `second`
+            assert_eq!(pool.stats().host(&o).waiters, 1);
+            assert!(matches!(
+                poll_once(&mut second).await,
+                Poll::Ready(Ok(Checkout::Connect(_)))
+            ));
+            drop(second);
+            assert_eq!(
+                pool.stats(),
+                PoolStats::default(),
+                "entry forgotten once unused"
+            );
+        });
+    }
+
+    #[test]
+    fn pool_timeout_fails_the_checkout_and_uncounts_the_waiter() {
+        crate::rt::block_on(async {
+            let (pool, _) = pool(config(10, 1));
+            let o = origin(1);
+            let _held = connect(&pool, &o).await;
+            let err = pool
+                .checkout(&o, Some(Duration::from_millis(20)))
+                .await
+                .err();
+            assert_eq!(err.map(|e| e.kind()), Some(Kind::PoolTimeout));
+            assert_eq!(
+                pool.stats().host(&o),
+                PoolCounts {
+                    active: 1,
+                    ..Default::default()
+                }
+            );
+        });
+    }
+
+    #[test]
+    fn total_limit_waits_across_hosts() {
+        crate::rt::block_on(async {
+            let (pool, _) = pool(config(1, 1));
+            let (a, b) = (origin(1), origin(2));
+            let held = connect(&pool, &a).await;
+            let mut other = Box::pin(pool.checkout(&b, None));
+            assert!(poll_once(&mut other).await.is_pending());
+            assert_eq!(pool.stats().total.waiters, 1);
+            drop(held);
+            assert!(matches!(
+                poll_once(&mut other).await,
+                Poll::Ready(Ok(Checkout::Connect(_)))
+            ));
+        });
+    }
+
+    #[test]
+    fn full_pool_evicts_another_hosts_idle_connection_before_connecting() {
+        crate::rt::block_on(async {
+            let (pool, closed) = pool(config(1, 1));
+            let (a, b) = (origin(1), origin(2));
+            connect(&pool, &a).await.checkin(fake(1));
+            let lease = connect(&pool, &b).await;
+            assert_eq!(*closed.borrow(), [CloseReason::Evicted]);
+            assert_eq!(
+                pool.stats().total,
+                PoolCounts {
+                    active: 1,
+                    ..Default::default()
+                }
+            );
+            drop(lease);
+        });
+    }
+
+    #[test]
+    fn dead_idle_connection_is_evicted_at_checkout() {
+        crate::rt::block_on(async {
+            let (pool, closed) = pool(config(10, 10));
+            let o = origin(1);
+            let conn = fake(1);
+            let alive = conn.alive.clone();
+            connect(&pool, &o).await.checkin(conn);
+            alive.set(false); // the peer's FIN arrived while idle
+            let _lease = connect(&pool, &o).await;
+            assert_eq!(*closed.borrow(), [CloseReason::PeerClosed]);
+        });
+    }
+
+    #[test]
+    fn idle_limit_closes_the_least_recently_used() {
+        crate::rt::block_on(async {
+            let (pool, closed) = pool(PoolConfig {
+                max_idle_per_host: 1,
+                ..config(10, 10)
+            });
+            let o = origin(1);
+            let (a, b) = (connect(&pool, &o).await, connect(&pool, &o).await);
+            a.checkin(fake(1));
+            b.checkin(fake(2));
+            assert_eq!(*closed.borrow(), [CloseReason::IdleLimit]);
+            let (c, _lease) = reuse(&pool, &o).await;
+            assert_eq!(c.id, 2);
+        });
+    }
+
+    #[test]
+    fn max_requests_retires_the_connection() {
+        crate::rt::block_on(async {
+            let cfg = PoolConfig {
+                max_requests_per_connection: Some(2),
+                ..config(10, 10)
+            };
+            let (pool, closed) = pool(cfg);
+            let o = origin(1);
+            connect(&pool, &o).await.checkin(Fake {
+                served: 2,
+                ..fake(1)
+            });
+            assert_eq!(*closed.borrow(), [CloseReason::MaxRequests]);
+            assert_eq!(pool.stats(), PoolStats::default());
+        });
+    }
+
+    #[test]
+    fn keep_alive_hint_shortens_idle_life() {
+        let (pool, _) = pool(config(10, 10));
+        let now = Instant::now();
+        let hinted = Fake {
+            hint: Some(Duration::from_secs(5)),
+            ..fake(1)
+        };
+        let expected = now + Duration::from_secs(5) - KEEP_ALIVE_MARGIN;
+        assert_eq!(pool.inner.expiry(&hinted, now), Some(Some(expected)));
+        let longer = Fake {
+            hint: Some(Duration::from_secs(500)),
+            ..fake(1)
+        };
+        assert_eq!(
+            pool.inner.expiry(&longer, now),
+            Some(Some(now + Duration::from_secs(90)))
+        );
+        let none_left = Fake {
+            hint: Some(KEEP_ALIVE_MARGIN),
+            ..fake(1)
+        };
+        assert_eq!(pool.inner.expiry(&none_left, now), None);
+    }
+
+    #[test]
+    fn reaper_closes_expired_connections_then_stops() {
+        crate::rt::block_on(async {
+            let cfg = PoolConfig {
+                idle_timeout: Some(Duration::from_millis(10)),
+                ..config(10, 10)
+            };
+            let (pool, closed) = pool(cfg);
+            let o = origin(1);
+            connect(&pool, &o).await.checkin(fake(1));
+            assert_eq!(
+                crate::rt::time::pending_timers(),
+                0,
+                "reaper not yet polled"
+            );
+            crate::rt::yield_now().await;
+            assert_eq!(
+                crate::rt::time::pending_timers(),
+                1,
+                "one timer while idle exist"
+            );
+            while pool.stats().total.idle > 0 {
+                crate::rt::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert_eq!(*closed.borrow(), [CloseReason::IdleTimeout]);
+            crate::rt::yield_now().await;
+            assert_eq!(
+                crate::rt::time::pending_timers(),
+                0,
+                "no timer while the pool is empty"
+            );
+            assert!(pool.inner.reaper.borrow().is_none());
+        });
+    }
+}

@@ -1,0 +1,128 @@
+//! Allocation counts, with a counting global allocator (this binary only): steady-state
+//! echo round trips allocate nothing per poll; a million created-and-dropped timeouts leave
+//! memory flat.
+
+mod util;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::future::Future;
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+use std::task::Poll;
+use std::time::Duration;
+
+use util::rt::{read_exact, tcp_pair};
+use weir::rt::net::AsyncStream;
+use weir::rt::spawn;
+
+/// Counts allocations and live bytes made on threads that opted in (so the test harness's
+/// own threads do not count), then defers to the system allocator.
+struct Counting;
+
+thread_local! {
+    /// Whether this thread's allocations are counted.
+    static TRACKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn tracked() -> bool {
+    TRACKED.try_with(|t| t.get()).unwrap_or(false)
+}
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: defers every call to `System` unchanged; the counters are plain atomics.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if tracked() {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if tracked() {
+            LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
+        if tracked() {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+            LIVE.fetch_add(new as isize - layout.size() as isize, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Only one test at a time may count (the harness runs tests on threads).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Echo ping-pong between two tasks on one loop: after a warm-up, 10,000 round trips (each
+/// several polls, wakes, epoll turns and syscalls) allocate nothing.
+#[test]
+fn steady_state_round_trips_allocate_nothing() {
+    let _serial = SERIAL.lock().unwrap();
+    TRACKED.with(|t| t.set(true));
+    weir::rt::block_on(async {
+        let (mut client, mut server) = tcp_pair().await;
+        let echo = spawn(async move {
+            let mut buf = [0u8; 64];
+            loop {
+                let n = server.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    return;
+                }
+                server.write_all(&buf[..n]).await.unwrap();
+            }
+        });
+        let mut round_trip = async |i: u32| {
+            client.write_all(&i.to_le_bytes()).await.unwrap();
+            let mut b = [0u8; 4];
+            read_exact(&mut client, &mut b).await.unwrap();
+            assert_eq!(u32::from_le_bytes(b), i);
+        };
+        for i in 0..1000 {
+            round_trip(i).await;
+        }
+        let before = ALLOCS.load(Ordering::Relaxed);
+        for i in 0..10_000 {
+            round_trip(i).await;
+        }
+        let allocs = ALLOCS.load(Ordering::Relaxed) - before;
+        assert_eq!(allocs, 0, "{allocs} allocations in 10,000 round trips");
+        drop(client);
+        echo.await.unwrap();
+    });
+}
+
+/// A million timeouts, each polled (so its timer is registered) and dropped: the timer map
+/// ends empty and live heap bytes end where they started.
+#[test]
+fn a_million_cancelled_timeouts_leave_memory_flat() {
+    let _serial = SERIAL.lock().unwrap();
+    TRACKED.with(|t| t.set(true));
+    weir::rt::block_on(async {
+        let timers = weir::rt::loop_stats().timers;
+        let live_before = LIVE.load(Ordering::Relaxed);
+        let mut peak = 0;
+        for i in 0..1_000_000u32 {
+            let mut t = std::pin::pin!(weir::rt::time::timeout(
+                Duration::from_secs(60 + u64::from(i % 7)),
+                std::future::pending::<()>()
+            ));
+            let polled = std::future::poll_fn(|cx| Poll::Ready(t.as_mut().poll(cx))).await;
+            assert!(polled.is_pending());
+            peak = peak.max(weir::rt::time::pending_timers());
+        }
+        assert_eq!(peak, timers + 1, "one timer at a time");
+        assert_eq!(weir::rt::loop_stats().timers, timers);
+        let grown = LIVE.load(Ordering::Relaxed) - live_before;
+        assert!(grown <= 4096, "live heap grew by {grown} bytes");
+    });
+}

@@ -1,0 +1,330 @@
+//! The runtime's sockets on real loopback connections: echo at scale, back-pressure, EOF,
+//! reset, close while waiting, Unix sockets, vectored writes.
+
+mod util;
+
+use std::cell::Cell;
+use std::io::{self, IoSlice};
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use util::rt::{read_exact, run, spawn_echo_server, tcp_pair};
+use weir::rt::net::{AsyncStream, TcpStream, UnixListener, UnixStream};
+use weir::rt::spawn;
+
+/// 1,000 client connections and their 1,000 server sides, all on one loop, each echoing
+/// several messages whose bytes are checked.
+#[test]
+fn heavy_thousand_concurrent_connections_echo_on_one_loop() {
+    const CONNS: usize = 1000;
+    const ROUNDS: usize = 5;
+    let _gate = util::fd_gate_shared();
+    weir::rt::raise_fd_limit().unwrap();
+    run(async {
+        let addr = spawn_echo_server();
+        let done = Rc::new(Cell::new(0usize));
+        let clients: Vec<_> = (0..CONNS)
+            .map(|i| {
+                let done = done.clone();
+                spawn(async move {
+                    let mut s = TcpStream::connect(addr).await?;
+                    for round in 0..ROUNDS {
+                        let msg = util::pattern(100 + (i * 7 + round) % 900);
+                        s.write_all(&msg).await?;
+                        let mut back = vec![0u8; msg.len()];
+                        read_exact(&mut s, &mut back).await?;
+                        assert_eq!(back, msg, "connection {i} round {round}");
+                    }
+                    done.set(done.get() + 1);
+                    io::Result::Ok(())
+                })
+            })
+            .collect();
+        for c in clients {
+            c.await.unwrap().unwrap();
+        }
+        assert_eq!(done.get(), CONNS);
+        // 1,000 client sockets were dropped; their server sides see EOF and finish.
+        let stats = weir::rt::loop_stats();
+        assert!(stats.registered_fds <= CONNS + 1, "{stats:?}");
+    });
+}
+
+/// 64 MiB in 1 MiB writes through a 64 KiB send buffer to a reader that pauses: partial
+/// writes and EPOLLOUT carry the whole stream, in order. (A 4 KiB buffer works too but
+/// loopback TCP with a buffer below its 64 KiB MSS waits on delayed ACKs: ~10 s per 1 MiB.)
+#[test]
+fn heavy_64_mib_write_to_slow_reader_completes() {
+    const TOTAL: usize = 64 << 20;
+    let _gate = util::fd_gate_shared();
+    run(async {
+        let (mut client, mut server) = tcp_pair().await;
+        client.set_send_buffer_size(64 * 1024).unwrap();
+        let writer = spawn(async move {
+            let chunk = util::pattern(1 << 20);
+            let mut short_writes = 0usize;
+            for _ in 0..TOTAL / chunk.len() {
+                let mut rest = &chunk[..];
+                while !rest.is_empty() {
+                    let n = client.write(rest).await?;
+                    short_writes += usize::from(n < rest.len());
+                    rest = &rest[n..];
+                }
+            }
+            client.shutdown(std::net::Shutdown::Write)?;
+            io::Result::Ok(short_writes)
+        });
+        let expected = util::pattern(1 << 20);
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut received = 0usize;
+        loop {
+            let n = server.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            let mut at = received % expected.len();
+            let mut rest = &buf[..n];
+            while !rest.is_empty() {
+                let take = rest.len().min(expected.len() - at);
+                assert!(
+                    rest[..take] == expected[at..at + take],
+                    "bytes from {received}"
+                );
+                rest = &rest[take..];
+                at = (at + take) % expected.len();
+            }
+            received += n;
+            if received % (4 << 20) < n {
+                weir::rt::time::sleep(Duration::from_millis(2)).await; // the slow part
+            }
+        }
+        assert_eq!(received, TOTAL);
+        let short_writes = writer.await.unwrap().unwrap();
+        assert!(
+            short_writes >= 64,
+            "the send buffer filled up: {short_writes} short writes"
+        );
+    });
+}
+
+#[test]
+fn peer_close_gives_eof_and_marks_hang_up() {
+    let _gate = util::fd_gate_shared();
+    run(async {
+        let (mut client, mut server) = tcp_pair().await;
+        server.write_all(b"last words").await.unwrap();
+        drop(server);
+        let mut buf = [0u8; 32];
+        let n = client.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"last words");
+        assert_eq!(client.read(&mut buf).await.unwrap(), 0);
+        assert_eq!(client.read(&mut buf).await.unwrap(), 0, "EOF is sticky");
+        assert!(client.peer_hung_up());
+    });
+}
+
+#[test]
+fn idle_peer_close_is_seen_without_a_read() {
+    let _gate = util::fd_gate_shared();
+    run(async {
+        let (client, server) = tcp_pair().await;
+        assert!(!client.peer_hung_up());
+        drop(server);
+        // Let the loop take the RDHUP edge (bounded: the test deadline fails a hang).
+        while !client.peer_hung_up() {
+            weir::rt::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+}
+
+#[test]
+fn peer_reset_gives_an_error() {
+    let _gate = util::fd_gate_shared();
+    run(async {
+        let (mut client, server) = tcp_pair().await;
+        server.set_linger(Some(Duration::ZERO)).unwrap();
+        server.close().unwrap();
+        let mut buf = [0u8; 8];
+        let err = client.read(&mut buf).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionReset, "{err}");
+        assert!(client.peer_hung_up());
+    });
+}
+
+#[test]
+fn write_to_reset_peer_is_an_error_not_a_signal() {
+    let _gate = util::fd_gate_shared();
+    run(async {
+        let (mut client, server) = tcp_pair().await;
+        server.set_linger(Some(Duration::ZERO)).unwrap();
+        drop(server);
+        let chunk = vec![0u8; 64 * 1024];
+        let err = loop {
+            if let Err(err) = client.write_all(&chunk).await {
+                break err;
+            }
+        };
+        assert!(
+            matches!(
+                err.kind(),
+                io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+            ),
+            "{err}"
+        );
+    });
+}
+
+/// A task blocked reading a shared stream is woken with an error when another task takes the
+/// stream off the loop; it does not hang.
+#[test]
+fn disconnect_while_another_task_waits_wakes_it_with_an_error() {
+    let _gate = util::fd_gate_shared();
+    run(async {
+        let (client, _server) = tcp_pair().await;
+        let client = Rc::new(client);
+        let reader = {
+            let client = client.clone();
+            spawn(async move {
+                let mut buf = [0u8; 8];
+                client.read_shared(&mut buf).await
+            })
+        };
+        weir::rt::yield_now().await; // the reader is now waiting in its slot
+        assert!(!reader.is_finished());
+        client.disconnect().unwrap();
+        let err = reader.await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotConnected);
+        let mut buf = [0u8; 1];
+        assert!(
+            client.read_shared(&mut buf).await.is_err(),
+            "later I/O fails too"
+        );
+    });
+}
+
+/// Dropping a stream inside a task that another task's read borrows is impossible, so the
+/// Drop path is checked through its effect: the fd leaves the loop's table.
+#[test]
+fn drop_and_close_deregister() {
+    let _gate = util::fd_gate_shared();
+    run(async {
+        let base = weir::rt::loop_stats().registered_fds;
+        let (a, b) = tcp_pair().await;
+        assert_eq!(weir::rt::loop_stats().registered_fds, base + 2);
+        drop(a);
+        b.close().unwrap();
+        assert_eq!(weir::rt::loop_stats().registered_fds, base);
+    });
+}
+
+#[test]
+fn connect_refused_is_an_error() {
+    let _gate = util::fd_gate_shared();
+    run(async {
+        let addr = {
+            let (l, addr) = util::rt::listener();
+            l.close().unwrap();
+            addr
+        };
+        let err = TcpStream::connect(addr).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::ConnectionRefused);
+    });
+}
+
+#[test]
+fn connect_host_resolves_localhost() {
+    let _gate = util::fd_gate_shared();
+    run(async {
+        let addr = spawn_echo_server();
+        let mut s = TcpStream::connect_host("localhost", addr.port())
+            .await
+            .unwrap();
+        assert!(s.nodelay().unwrap(), "TCP_NODELAY on by default");
+        s.write_all(b"ping").await.unwrap();
+        let mut buf = [0u8; 4];
+        read_exact(&mut s, &mut buf).await.unwrap();
+        assert_eq!(&buf, b"ping");
+    });
+}
+
+#[test]
+fn ipv6_loopback_echo() {
+    let _gate = util::fd_gate_shared();
+    run(async {
+        let Ok(listener) = weir::rt::net::TcpListener::bind("[::1]:0".parse().unwrap()) else {
+            eprintln!("no IPv6 loopback here; skipping");
+            return;
+        };
+        let addr = listener.local_addr().unwrap();
+        spawn(async move { util::rt::echo(listener.accept().await?.0).await });
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"six").await.unwrap();
+        let mut buf = [0u8; 3];
+        read_exact(&mut s, &mut buf).await.unwrap();
+        assert_eq!(&buf, b"six");
+        assert!(s.peer_addr().unwrap().is_ipv6());
+    });
+}
+
+#[test]
+fn vectored_write_all_and_read_buf() {
+    let _gate = util::fd_gate_shared();
+    run(async {
+        let (mut client, mut server) = tcp_pair().await;
+        let big = util::pattern(300_000);
+        let sent = big.clone();
+        let writer = spawn(async move {
+            let mut bufs = [
+                IoSlice::new(b""),
+                IoSlice::new(b"head:"),
+                IoSlice::new(&sent),
+                IoSlice::new(b":tail"),
+            ];
+            client.write_all_vectored(&mut bufs).await?;
+            client.shutdown(std::net::Shutdown::Write)?;
+            io::Result::Ok(client)
+        });
+        let mut got = BytesMut::with_capacity(1024);
+        while server.read_buf(&mut got).await.unwrap() > 0 {}
+        assert_eq!(&got[..5], b"head:");
+        assert_eq!(&got[5..5 + big.len()], &big[..]);
+        assert_eq!(&got[5 + big.len()..], b":tail");
+        writer.await.unwrap().unwrap();
+    });
+}
+
+#[test]
+fn unix_stream_echo_and_eof() {
+    let _gate = util::fd_gate_shared();
+    let dir = util::TempDir::new("weir-rt-unix");
+    let path = dir.path().join("echo.sock");
+    run(async {
+        let listener = UnixListener::bind(&path).unwrap();
+        spawn(async move { util::rt::echo(listener.accept().await?).await });
+        let mut s = UnixStream::connect(&path).await.unwrap();
+        let msg = util::pattern(200_000);
+        let (mut r, w) = (vec![0u8; msg.len()], msg.clone());
+        s.write_all(&w).await.unwrap();
+        read_exact(&mut s, &mut r).await.unwrap();
+        assert_eq!(r, msg);
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        assert_eq!(s.read(&mut [0u8; 4]).await.unwrap(), 0);
+        s.close().unwrap();
+    });
+}
+
+#[test]
+fn dropped_read_future_leaves_no_waker_and_data_still_arrives() {
+    let _gate = util::fd_gate_shared();
+    run(async {
+        let (mut client, mut server) = tcp_pair().await;
+        let mut buf = [0u8; 4];
+        // A read that times out is dropped while pending.
+        let r = weir::rt::time::timeout(Duration::from_millis(5), client.read(&mut buf)).await;
+        assert!(r.is_err());
+        server.write_all(b"late").await.unwrap();
+        read_exact(&mut client, &mut buf).await.unwrap();
+        assert_eq!(&buf, b"late");
+    });
+}
