@@ -2,7 +2,7 @@
 //! same nginx on loopback, in the same run.
 //!
 //! ```text
-//! h1 --client weir|hyper|both --mode seq|c64|download --count N [--pin CPU] [--rounds R]
+//! h1 --client weir|weir-raw|hyper|both --mode seq|c64|download --count N [--pin CPU] [--rounds R]
 //! ```
 //! - `seq`: N sequential GETs of a 13-byte body on one keep-alive connection;
 //! - `c64`: N GETs of the 13-byte body spread over 64 concurrent connections;
@@ -15,9 +15,10 @@
 //! `--pin CPU` pins this process before nginx starts, so nginx (inheriting the affinity)
 //! and the client share that one core.
 //!
-//! The weir client here drives one connection per task with weir's own pieces
-//! (`weir::http` encoder/parser/decoders on `weir::rt::net::TcpStream`), reusing one head
-//! buffer and one read buffer per connection, the way `weir::conn` does.
+//! `--client weir` drives `weir::conn` connections (one per task: send, read the body to its
+//! end, take the idle connection back). `--client weir-raw` is a floor for comparison: weir's
+//! framing (`weir::http`) on `weir::rt::net::TcpStream` with no connection layer, reusing one
+//! head buffer and one read buffer per connection.
 
 #[path = "../tests/util/mod.rs"]
 mod util;
@@ -76,12 +77,27 @@ struct Args {
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { client: "weir".into(), mode: Mode::Seq, count: 10_000, pin: None, rounds: 5 };
-    let argv: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let mut args = Args {
+        client: "weir".into(),
+        mode: Mode::Seq,
+        count: 10_000,
+        pin: None,
+        rounds: 5,
+    };
+    let argv: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let mut it = argv.iter();
     while let Some(flag) = it.next() {
-        let value = it.next().unwrap_or_else(|| usage(&format!("{flag} needs a value")));
-        let number = || value.parse::<u64>().unwrap_or_else(|_| usage(&format!("{flag}: {value}")));
+        let value = it
+            .next()
+            .unwrap_or_else(|| usage(&format!("{flag} needs a value")));
+        let number = || {
+            value
+                .parse::<u64>()
+                .unwrap_or_else(|_| usage(&format!("{flag}: {value}")))
+        };
         match flag.as_str() {
             "--client" => args.client = value.clone(),
             "--mode" => {
@@ -103,7 +119,7 @@ fn parse_args() -> Args {
 
 fn usage(msg: &str) -> ! {
     eprintln!(
-        "{msg}\nusage: h1 --client weir|hyper|both --mode seq|c64|download --count N [--pin CPU] [--rounds R]"
+        "{msg}\nusage: h1 --client weir|weir-raw|hyper|both --mode seq|c64|download --count N [--pin CPU] [--rounds R]"
     );
     std::process::exit(2)
 }
@@ -127,10 +143,14 @@ fn main() {
     let _ = weir::rt::raise_fd_limit();
     // sendfile off for the small body: head and body in one write, as most servers answer.
     let sendfile = args.mode == Mode::Download;
-    let nginx = Nginx::builder().keepalive_requests(1_000_000_000).sendfile(sendfile).start();
+    let nginx = Nginx::builder()
+        .keepalive_requests(1_000_000_000)
+        .sendfile(sendfile)
+        .start();
     let addr = nginx.addr();
     match args.client.as_str() {
-        "weir" => report_one("weir", &args, run_weir(addr, args.mode, args.count)),
+        "weir" => report_one("weir", &args, run_weir_conn(addr, args.mode, args.count)),
+        "weir-raw" => report_one("weir-raw", &args, run_weir(addr, args.mode, args.count)),
         "hyper" => report_one("hyper", &args, run_hyper(addr, args.mode, args.count)),
         "both" => interleaved(addr, &args),
         other => usage(&format!("unknown client {other}")),
@@ -172,7 +192,7 @@ fn report_one(name: &str, args: &Args, run: Run) {
 fn interleaved(addr: SocketAddr, args: &Args) {
     let (mut weir, mut hyper) = (Vec::new(), Vec::new());
     for round in 0..args.rounds {
-        let w = run_weir(addr, args.mode, args.count);
+        let w = run_weir_conn(addr, args.mode, args.count);
         let h = run_hyper(addr, args.mode, args.count);
         println!(
             "round {round}: weir {:.0} req/s {:.1} MB/s | hyper {:.0} req/s {:.1} MB/s",
@@ -185,7 +205,10 @@ fn interleaved(addr: SocketAddr, args: &Args) {
         hyper.push(h);
     }
     let (w_rps, h_rps) = (median(&weir, Run::per_sec), median(&hyper, Run::per_sec));
-    let (w_mb, h_mb) = (median(&weir, Run::mb_per_sec), median(&hyper, Run::mb_per_sec));
+    let (w_mb, h_mb) = (
+        median(&weir, Run::mb_per_sec),
+        median(&hyper, Run::mb_per_sec),
+    );
     println!(
         "median {:?} (count {}, pin {:?}): weir {w_rps:.0} req/s {w_mb:.1} MB/s, hyper {h_rps:.0} req/s {h_mb:.1} MB/s, weir/hyper {:.3}",
         args.mode,
@@ -206,7 +229,62 @@ fn share(count: u64, conns: usize, i: usize) -> u64 {
     count / conns as u64 + u64::from((i as u64) < count % conns as u64)
 }
 
-// ---------------------------------------------------------------------------------- weir
+// ------------------------------------------------------------------------- weir (conn)
+
+fn run_weir_conn(addr: SocketAddr, mode: Mode, count: u64) -> Run {
+    use weir::conn::{connect, ConnConfig};
+    let rt = weir::rt::Runtime::new().expect("weir runtime");
+    rt.block_on(async move {
+        let url = format!("http://{addr}{}", mode.path());
+        let head = Request::get(&url).build().expect("request").into_parts().0;
+        let cfg = ConnConfig::default();
+        let mut conns = Vec::new();
+        for _ in 0..mode.connections() {
+            conns.push(connect(head.url().origin(), &cfg).await.expect("connect"));
+        }
+        let start = Instant::now();
+        let tasks: Vec<_> = conns
+            .into_iter()
+            .enumerate()
+            .map(|(i, conn)| {
+                let n = share(count, mode.connections(), i);
+                weir::rt::spawn(conn_run(conn, head.clone(), n))
+            })
+            .collect();
+        let mut body_bytes = 0;
+        for t in tasks {
+            body_bytes += t.await.expect("weir task");
+        }
+        Run {
+            requests: count,
+            body_bytes,
+            elapsed: start.elapsed(),
+        }
+    })
+}
+
+/// `n` requests on one `weir::conn` connection, each body read to its end, which hands the
+/// idle connection back.
+async fn conn_run(
+    mut conn: weir::conn::Connection<weir::conn::state::Idle>,
+    head: weir::http::RequestHead,
+    n: u64,
+) -> u64 {
+    let mut total = 0;
+    for _ in 0..n {
+        let req = Request::from_parts(head.clone(), weir::http::Body::Empty);
+        let resp = conn.send(req).await.expect("send");
+        assert_eq!(resp.status(), 200);
+        let (_, mut body, _) = resp.into_parts();
+        while let Some(chunk) = body.next_chunk().await.expect("body") {
+            total += chunk.len() as u64;
+        }
+        conn = body.take_connection().expect("connection reusable");
+    }
+    total
+}
+
+// ------------------------------------------------------- weir-raw (framing + runtime only)
 
 fn run_weir(addr: SocketAddr, mode: Mode, count: u64) -> Run {
     let rt = weir::rt::Runtime::new().expect("weir runtime");
@@ -230,7 +308,11 @@ fn run_weir(addr: SocketAddr, mode: Mode, count: u64) -> Run {
         for t in tasks {
             body_bytes += t.await.expect("weir task");
         }
-        Run { requests: count, body_bytes, elapsed: start.elapsed() }
+        Run {
+            requests: count,
+            body_bytes,
+            elapsed: start.elapsed(),
+        }
     })
 }
 
@@ -245,7 +327,11 @@ impl WeirConn {
     async fn connect(addr: SocketAddr) -> WeirConn {
         let stream = TcpStream::connect(addr).await.expect("connect");
         stream.set_nodelay(true).expect("nodelay");
-        WeirConn { stream, head: BytesMut::with_capacity(256), buf: BytesMut::new() }
+        WeirConn {
+            stream,
+            head: BytesMut::with_capacity(256),
+            buf: BytesMut::new(),
+        }
     }
 
     /// `n` requests; returns the body bytes received.
@@ -291,7 +377,10 @@ impl WeirConn {
 // --------------------------------------------------------------------------------- hyper
 
 fn run_hyper(addr: SocketAddr, mode: Mode, count: u64) -> Run {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
     rt.block_on(async move {
         let mut senders = Vec::new();
         for _ in 0..mode.connections() {
@@ -301,13 +390,24 @@ fn run_hyper(addr: SocketAddr, mode: Mode, count: u64) -> Run {
         let tasks: Vec<_> = senders
             .into_iter()
             .enumerate()
-            .map(|(i, s)| tokio::spawn(hyper_run(s, addr, mode, share(count, mode.connections(), i))))
+            .map(|(i, s)| {
+                tokio::spawn(hyper_run(
+                    s,
+                    addr,
+                    mode,
+                    share(count, mode.connections(), i),
+                ))
+            })
             .collect();
         let mut body_bytes = 0;
         for t in tasks {
             body_bytes += t.await.expect("hyper task");
         }
-        Run { requests: count, body_bytes, elapsed: start.elapsed() }
+        Run {
+            requests: count,
+            body_bytes,
+            elapsed: start.elapsed(),
+        }
     })
 }
 
@@ -317,7 +417,9 @@ async fn hyper_connect(addr: SocketAddr) -> Sender {
     let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     stream.set_nodelay(true).expect("nodelay");
     let io = hyper_util::rt::TokioIo::new(stream);
-    let (sender, conn) = hyper::client::conn::http1::handshake(io).await.expect("handshake");
+    let (sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .expect("handshake");
     tokio::spawn(async move {
         let _ = conn.await;
     });
