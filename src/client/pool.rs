@@ -220,11 +220,6 @@ impl<C: Poolable> Pool<C> {
         }
     }
 
-    /// The limits.
-    pub(crate) fn config(&self) -> &PoolConfig {
-        &self.inner.config
-    }
-
     /// Waits (FIFO, at most `timeout`) for a slot for `origin`, then hands out the most
     /// recently used live idle connection, or a lease to connect.
     ///
@@ -232,10 +227,13 @@ impl<C: Poolable> Pool<C> {
     ///
     /// # Panics
     /// Outside a running weir loop.
+    /// With `fresh`, idle connections are not reused: the lease is always to connect (one idle
+    /// connection of the origin is closed if the origin is at its limit).
     pub(crate) async fn checkout(
         &self,
         origin: &Origin,
         timeout: Option<Duration>,
+        fresh: bool,
     ) -> Result<Checkout<C>> {
         self.inner.forget_other_loops();
         let host = self.inner.host(origin);
@@ -246,7 +244,7 @@ impl<C: Poolable> Pool<C> {
                 Err(_) => return Err(Error::new(Kind::PoolTimeout, Phase::Pool)),
             },
         };
-        Ok(self.inner.lease(host, permits))
+        Ok(self.inner.lease(host, permits, fresh))
     }
 
     /// The current counts.
@@ -313,22 +311,29 @@ impl<C: Poolable> Inner<C> {
         self: &Rc<Self>,
         host: Rc<Host<C>>,
         permits: (OwnedPermit, OwnedPermit),
+        fresh: bool,
     ) -> Checkout<C> {
         let now = Instant::now();
-        loop {
-            let popped = host.idle.borrow_mut().pop_back();
-            let Some(idle) = popped else { break };
-            self.count(&host, |c| c.idle -= 1);
-            match self.idle_verdict(&idle, now) {
-                None => {
-                    let lease = self.new_lease(host, Stage::Active, permits);
-                    return Checkout::Reused(idle.conn, lease);
-                }
-                Some(reason) => self.close(&host.origin, idle.conn, reason),
-            }
+        if fresh {
+            self.make_room_on_host(&host);
+        } else if let Some(conn) = self.take_idle(&host, now) {
+            return Checkout::Reused(conn, self.new_lease(host, Stage::Active, permits));
         }
         self.make_room();
         Checkout::Connect(self.new_lease(host, Stage::Connecting, permits))
+    }
+
+    /// Pops the freshest live idle connection of `host`, closing dead or expired ones on the way.
+    fn take_idle(&self, host: &Host<C>, now: Instant) -> Option<C> {
+        loop {
+            let popped = host.idle.borrow_mut().pop_back();
+            let idle = popped?;
+            self.count(host, |c| c.idle -= 1);
+            match self.idle_verdict(&idle, now) {
+                None => return Some(idle.conn),
+                Some(reason) => self.close(&host.origin, idle.conn, reason),
+            }
+        }
     }
 
     /// Why an idle connection must not be used, or `None` if it may.
@@ -340,6 +345,16 @@ impl<C: Poolable> Inner<C> {
             return Some(CloseReason::PeerClosed);
         }
         None
+    }
+
+    /// Closes the least recently used idle connections of `host` while it is at its limit.
+    fn make_room_on_host(&self, host: &Host<C>) {
+        while host.counts.get().connections() >= self.config.max_connections_per_host {
+            let popped = host.idle.borrow_mut().pop_front();
+            let Some(idle) = popped else { return };
+            self.count(host, |c| c.idle -= 1);
+            self.close(&host.origin, idle.conn, CloseReason::Evicted);
+        }
     }
 
     /// Closes the least recently used idle connection of any origin while the pool is full.
@@ -651,11 +666,6 @@ fn permit_or_error(
 }
 
 impl<C: Poolable> Lease<C> {
-    /// The origin this lease is for.
-    pub(crate) fn origin(&self) -> &Origin {
-        &self.host.origin
-    }
-
     /// The connection is established: connecting becomes active.
     pub(crate) fn connected(&mut self) {
         if self.stage == Stage::Connecting {
@@ -787,7 +797,7 @@ mod tests {
     }
 
     async fn connect(pool: &Pool<Fake>, o: &Origin) -> Lease<Fake> {
-        match pool.checkout(o, None).await {
+        match pool.checkout(o, None, false).await {
             Ok(Checkout::Connect(mut lease)) => {
                 lease.connected();
                 lease
@@ -798,7 +808,7 @@ mod tests {
     }
 
     async fn reuse(pool: &Pool<Fake>, o: &Origin) -> (Fake, Lease<Fake>) {
-        match pool.checkout(o, None).await {
+        match pool.checkout(o, None, false).await {
             Ok(Checkout::Reused(c, lease)) => (c, lease),
             Ok(Checkout::Connect(_)) => panic!("expected a reused connection"),
             Err(e) => panic!("checkout failed: {e}"),
@@ -841,8 +851,8 @@ mod tests {
             let (pool, _) = pool(config(10, 1));
             let o = origin(1);
             let held = connect(&pool, &o).await;
-            let mut first = Box::pin(pool.checkout(&o, None));
-            let mut second = Box::pin(pool.checkout(&o, None));
+            let mut first = Box::pin(pool.checkout(&o, None, false));
+            let mut second = Box::pin(pool.checkout(&o, None, false));
             assert!(poll_once(&mut first).await.is_pending());
             assert!(poll_once(&mut second).await.is_pending());
             assert_eq!(pool.stats().host(&o).waiters, 2);
@@ -870,8 +880,8 @@ mod tests {
             let (pool, _) = pool(config(10, 1));
             let o = origin(1);
             let held = connect(&pool, &o).await;
-            let mut first = Box::pin(pool.checkout(&o, None));
-            let mut second = Box::pin(pool.checkout(&o, None));
+            let mut first = Box::pin(pool.checkout(&o, None, false));
+            let mut second = Box::pin(pool.checkout(&o, None, false));
             assert!(poll_once(&mut first).await.is_pending());
             assert!(poll_once(&mut second).await.is_pending());
             drop(held); // grants the permit to `first`
@@ -897,7 +907,7 @@ mod tests {
             let o = origin(1);
             let _held = connect(&pool, &o).await;
             let err = pool
-                .checkout(&o, Some(Duration::from_millis(20)))
+                .checkout(&o, Some(Duration::from_millis(20)), false)
                 .await
                 .err();
             assert_eq!(err.map(|e| e.kind()), Some(Kind::PoolTimeout));
@@ -917,7 +927,7 @@ mod tests {
             let (pool, _) = pool(config(1, 1));
             let (a, b) = (origin(1), origin(2));
             let held = connect(&pool, &a).await;
-            let mut other = Box::pin(pool.checkout(&b, None));
+            let mut other = Box::pin(pool.checkout(&b, None, false));
             assert!(poll_once(&mut other).await.is_pending());
             assert_eq!(pool.stats().total.waiters, 1);
             drop(held);
