@@ -87,6 +87,7 @@ struct Queue {
 }
 
 /// One call into the loop.
+#[allow(clippy::large_enum_variant)] // `Stats` is rare; boxing the request would allocate per call
 enum Job {
     /// Send a request; reply with the response head and a streaming body.
     Send {

@@ -103,7 +103,9 @@ fn errors_come_back_to_the_caller_and_drop_joins_the_loop() {
         weir::client::Client::builder().on_event(move |_| drop(held.clone()))
     })
     .unwrap();
-    let err = client.get("http://127.0.0.1:1/").err().expect("refused");
+    let Err(err) = client.get("http://127.0.0.1:1/") else {
+        panic!("port 1 must refuse");
+    };
     assert_eq!(err.kind(), weir::error::Kind::Connect);
     assert_eq!(client.get(&url).unwrap().into_body().bytes().unwrap(), "x");
     assert_eq!(
