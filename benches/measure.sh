@@ -2,7 +2,8 @@
 # measure.sh: counts per operation for a bench binary, by difference of two runs.
 #
 # Usage:
-#   benches/measure.sh [--n1 N1] [--n2 N2] [--only LIST] -- BENCH [ARGS...]
+#   benches/measure.sh [--n1 N1] [--n2 N2] [--only LIST] [--strace-children] -- BENCH [ARGS...]
+#   benches/measure.sh [options] --bench NAME -- [ARGS...]   (builds `cargo bench --bench NAME`)
 #   benches/measure.sh --selftest
 #
 # BENCH is run with a count of operations: every `{N}` in ARGS is replaced by the count, or,
@@ -12,16 +13,20 @@
 # (default 2000 and 12000) and reports (X(N2) - X(N1)) / (N2 - N1), so start-up and teardown
 # cancel out:
 #   callgrind  instructions per op   valgrind --tool=callgrind, the `summary:`/`totals:` Ir
-#   strace     syscalls per op       strace -c -f (threads and child processes included), with
-#                                    the per-syscall breakdown
+#   strace     syscalls per op       strace -f -ff, one count per task: the bench's threads
+#                                    count; a child process that execs a program (a server
+#                                    the bench started) does not, unless --strace-children;
+#                                    with the per-syscall breakdown
 #   dhat       allocations per op    valgrind --tool=dhat, "Total: B bytes in M blocks"
 #              (and bytes per op)
 #   rss        peak RSS in KiB       /usr/bin/time -v at N1 and N2 (not a difference)
 # LIST (for --only) is a comma-separated subset of callgrind,strace,dhat,rss.
 #
-# Counts are of the whole process: a bench whose server runs in the same process (an
-# embedded echo server) counts the server too; say which in the table. A server started as
-# a child process is counted by strace -f but not by valgrind (no --trace-children).
+# Counts are of the whole bench process, all threads: a bench whose server runs in the same
+# process (an embedded echo server) counts the server too; say which in the table. A server
+# started as a child process is not counted (valgrind does not trace children; strace leaves
+# them out). Peak RSS from /usr/bin/time is the largest of the bench and the children it
+# waited for: a bench that starts a bigger server should also print its own VmHWM.
 #
 # Output: a human table, then one `key=value` line per figure (for scripts).
 # --selftest compiles a C program doing one write(2) and one malloc per op and checks that
@@ -31,6 +36,7 @@ set -euo pipefail
 n1=2000
 n2=12000
 only="callgrind,strace,dhat,rss"
+strace_children=0
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
@@ -81,15 +87,64 @@ measure_callgrind() {
   results+=("instructions_per_op=$instructions_per_op")
 }
 
-# strace_calls FILE: "name calls" lines, and "total calls".
-strace_calls() { awk 'NR > 2 && $1 !~ /^-/ && NF == 2 { print $1, $2 }' "$1"; }
+# strace_calls PREFIX: "name calls" lines and "total calls" for the bench's own tasks, from
+# `strace -f -ff -o PREFIX` (one file per task). A child process that execs another program
+# (a server the bench started: nginx, python) is left out with all its threads and children,
+# unless --strace-children; what was left out is listed on stderr.
+strace_calls() {
+  python3 - "$1" "$strace_children" <<'PY'
+import collections, os, re, sys
+prefix, keep_children = sys.argv[1], sys.argv[2] == "1"
+folder, base = os.path.split(prefix)
+call = re.compile(r"^([a-z_0-9]+)\(")
+spawn = re.compile(r"^(?:clone|clone3|fork|vfork)\(.*\)\s+=\s+(\d+)\s*$")
+counts, parent, program = {}, {}, {}
+for name in os.listdir(folder):
+    if not name.startswith(base + "."):
+        continue
+    tid = int(name[len(base) + 1:])
+    counts[tid] = collections.Counter()
+    with open(os.path.join(folder, name), errors="replace") as lines:
+        for line in lines:
+            m = call.match(line)
+            if not m:
+                continue
+            counts[tid][m.group(1)] += 1
+            if m.group(1) == "execve" and line.rstrip().endswith("= 0"):
+                program[tid] = line.split('"')[1] if '"' in line else "?"
+            child = spawn.match(line)
+            if child:
+                parent[int(child.group(1))] = tid
+def excluded(tid):
+    while tid in parent:
+        if tid in program:
+            return True
+        tid = parent[tid]
+    return False
+total, left_out = collections.Counter(), collections.Counter()
+for tid, c in counts.items():
+    if keep_children or not excluded(tid):
+        total.update(c)
+    elif tid in program:
+        left_out[program[tid]] += 1
+if left_out:
+    names = ", ".join(f"{p} x{n}" for p, n in sorted(left_out.items()))
+    print(f"strace: not counted (child processes and their tasks): {names}", file=sys.stderr)
+for name, n in sorted(total.items()):
+    print(name, n)
+print("total", sum(total.values()))
+PY
+}
 
 measure_strace() {
-  run_at "$n1" "$tmp/st1.log" strace -f -c -U name,calls -o "$tmp/st1.out"
-  run_at "$n2" "$tmp/st2.log" strace -f -c -U name,calls -o "$tmp/st2.out"
+  mkdir -p "$tmp/st1" "$tmp/st2"
+  run_at "$n1" "$tmp/st1.log" strace -f -ff -o "$tmp/st1/task"
+  run_at "$n2" "$tmp/st2.log" strace -f -ff -o "$tmp/st2/task"
+  strace_calls "$tmp/st1/task" >"$tmp/st1.calls" 2>/dev/null
+  strace_calls "$tmp/st2/task" >"$tmp/st2.calls" 2>"$tmp/st2.left_out"
   local a b
-  a=$(strace_calls "$tmp/st1.out" | awk '$1 == "total" { print $2 }')
-  b=$(strace_calls "$tmp/st2.out" | awk '$1 == "total" { print $2 }')
+  a=$(awk '$1 == "total" { print $2 }' "$tmp/st1.calls")
+  b=$(awk '$1 == "total" { print $2 }' "$tmp/st2.calls")
   syscalls_per_op=$(per_op "$a" "$b")
   report "syscalls per op" "$syscalls_per_op" "$a" "$b"
   results+=("syscalls_per_op=$syscalls_per_op")
@@ -99,7 +154,8 @@ measure_strace() {
     file == 1 { first[$1] = $2 } file == 2 { second[$1] = $2 }
     END { for (s in second) if (s != "total") { d = (second[s] - first[s]) / (n2 - n1);
           if (d >= 0.005 || d <= -0.005) printf "    %-22s %8.2f per op\n", s, d } }' \
-    <(strace_calls "$tmp/st1.out") <(strace_calls "$tmp/st2.out") | sort -k2 -rn
+    "$tmp/st1.calls" "$tmp/st2.calls" | sort -k2 -rn
+  sed 's/^/    /' "$tmp/st2.left_out"
 }
 
 # dhat_total LOG: "BYTES BLOCKS" from dhat's "Total: B bytes in M blocks".
@@ -178,15 +234,29 @@ C
   [ "$ok" = 1 ] && echo "measure.sh selftest: ok"
 }
 
+# bench_executable NAME: builds the cargo bench NAME (bench profile) and prints its path.
+bench_executable() {
+  (cd "$(dirname "$0")/.." && cargo bench --no-run --bench "$1" --message-format=json) | python3 -c '
+import json, sys
+for line in sys.stdin:
+    msg = json.loads(line)
+    if msg.get("reason") == "compiler-artifact" and msg.get("executable") and msg["target"]["kind"] == ["bench"]:
+        print(msg["executable"])
+'
+}
+
 bench=()
 results=()
+cargo_bench=""
 selftest_mode=0
 while [ $# -gt 0 ]; do
   case $1 in
     --n1) n1=$2; shift 2 ;;
     --n2) n2=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
+    --strace-children) strace_children=1; shift ;;
     --selftest) selftest_mode=1; shift ;;
+    --bench) cargo_bench=$2; shift 2 ;;
     -h | --help) usage 0 ;;
     --) shift; bench=("$@"); break ;;
     *) bench=("$@"); break ;;
@@ -199,6 +269,11 @@ trap 'rm -rf "$tmp"' EXIT
 if [ "$selftest_mode" = 1 ]; then
   selftest
   exit
+fi
+if [ -n "$cargo_bench" ]; then
+  exe=$(bench_executable "$cargo_bench")
+  [ -n "$exe" ] || { echo "measure.sh: no bench named $cargo_bench" >&2; exit 2; }
+  bench=("$exe" "${bench[@]}")
 fi
 [ ${#bench[@]} -gt 0 ] || usage
 [ "$n2" -gt "$n1" ] || { echo "measure.sh: need N2 > N1" >&2; exit 2; }

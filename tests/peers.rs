@@ -407,3 +407,35 @@ fn peers_leave_no_descriptor_behind() {
     drop(stream);
     assert_eq!(util::open_fds(), before);
 }
+
+#[test]
+fn bench_args_follow_the_convention() {
+    use util::bench::BenchArgs;
+    let strings = |args: &[&str]| args.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let args = strings(&[
+        "--count", "5", "--client", "hyper", "--mode", "c64", "--pin", "1",
+    ]);
+    let parsed = BenchArgs::parse(&args).unwrap();
+    assert_eq!((parsed.count, parsed.client.as_str()), (5, "hyper"));
+    assert_eq!((parsed.mode.as_deref(), parsed.pin), (Some("c64"), Some(1)));
+    assert_eq!(BenchArgs::parse(&[]).unwrap().count, 10_000);
+    assert!(BenchArgs::parse(&strings(&["--count"])).is_err());
+    assert!(BenchArgs::parse(&strings(&["--count", "x"])).is_err());
+    assert!(BenchArgs::parse(&strings(&["--what", "1"])).is_err());
+}
+
+#[test]
+fn pinning_restricts_the_thread_to_one_cpu() {
+    std::thread::spawn(|| {
+        util::bench::pin_to_cpu(0).unwrap();
+        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+        let allowed = status
+            .lines()
+            .find(|l| l.starts_with("Cpus_allowed_list:"))
+            .unwrap();
+        assert_eq!(allowed.split_whitespace().nth(1), Some("0"));
+    })
+    .join()
+    .unwrap();
+    assert!(util::bench::peak_rss_kib() > 0);
+}

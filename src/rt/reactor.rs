@@ -38,62 +38,7 @@ use std::time::Duration;
 
 use crate::sys::epoll::{self, Epoll, Events};
 
-/// The slot machine's states, events and transition function.
-///
-/// `crate::generated::waiter` replaces this module once the generator has landed; the
-/// reactor uses only `State`, `Event` and `transition`.
-mod machine {
-    /// A slot's control state.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-    pub(crate) enum State {
-        /// No waker, readiness not known.
-        Empty,
-        /// A waker is registered.
-        Waiting,
-        /// Readiness seen and not yet consumed.
-        Ready,
-        /// The fd was closed or deregistered.
-        Closed,
-    }
-
-    /// What happens to a slot.
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub(crate) enum Event {
-        /// A task asks before an I/O attempt.
-        Poll,
-        /// The I/O would block or was short.
-        Clear,
-        /// epoll reported the direction ready.
-        Readiness,
-        /// epoll reported hang-up or error.
-        HangUp,
-        /// The fd is closed or deregistered.
-        Close,
-        /// The waiting future was dropped.
-        Drop,
-    }
-
-    /// The slot's next `(state, hup)`, or `None` if `event` is illegal in `state`.
-    pub(crate) const fn transition(state: State, hup: bool, event: Event) -> Option<(State, bool)> {
-        use Event as E;
-        use State as S;
-        Some(match (state, event) {
-            (S::Closed, _) => (S::Closed, hup),
-            (_, E::Close) => (S::Closed, hup),
-            (S::Empty | S::Waiting, E::Poll) => (S::Waiting, hup),
-            (S::Ready, E::Poll) => (S::Ready, hup),
-            (S::Ready, E::Clear) if !hup => (S::Empty, hup),
-            (S::Ready, E::Clear) => (S::Ready, hup),
-            (S::Empty, E::Clear) => (S::Empty, hup),
-            (S::Waiting, E::Clear) => return None,
-            (_, E::Readiness) => (S::Ready, hup),
-            (_, E::HangUp) => (S::Ready, true),
-            (S::Waiting, E::Drop) => (S::Empty, hup),
-            (s, E::Drop) => (s, hup),
-        })
-    }
-}
-
+use crate::generated::waiter::{self as machine, Illegal};
 pub(crate) use machine::{Event, State};
 
 /// Index of the read slot.
@@ -130,31 +75,43 @@ impl Default for Slot {
 }
 
 impl Slot {
-    /// Applies `event`; returns the waker the caller must wake (after releasing any borrow),
-    /// or the illegal event as an error (state unchanged).
+    /// Applies `event` through the generated transition; returns the waker the caller must
+    /// wake (after releasing any borrow), or the illegal event (state unchanged).
+    #[inline]
     pub(crate) fn apply(
         &mut self,
         event: Event,
         cx: Option<&Context<'_>>,
-    ) -> Result<Option<Waker>, Event> {
-        let (next, hup) = machine::transition(self.state, self.hup, event).ok_or(event)?;
-        let was_waiting = self.state == State::Waiting;
-        self.state = next;
-        self.hup = hup;
-        match (was_waiting, next) {
-            (_, State::Waiting) => {
-                if let Some(cx) = cx {
-                    self.store_waker(cx.waker());
-                }
-                Ok(None)
-            }
-            // Left `Waiting` by readiness/hang-up/close: wake; by `Drop`: just remove.
-            (true, _) if event == Event::Drop => Ok(self.waker.take().and(None)),
-            (true, _) => Ok(self.waker.take()),
-            (false, _) => Ok(None),
+    ) -> Result<Option<Waker>, Illegal> {
+        let step = machine::transition(self.state, event, self.hup)?;
+        if crate::trace::enabled() {
+            self.trace(event, step.state);
         }
+        self.state = step.state;
+        self.hup = step.hup;
+        if step.store {
+            if let Some(cx) = cx {
+                self.store_waker(cx.waker());
+            }
+        }
+        if step.remove {
+            self.waker = None;
+        }
+        Ok(if step.wake { self.waker.take() } else { None })
     }
 
+    #[cold]
+    fn trace(&self, event: Event, to: State) {
+        crate::trace::record(&crate::trace::Transition {
+            machine: machine::MACHINE,
+            from: self.state.name(),
+            event: event.name(),
+            args: &event.arg_values(),
+            to: to.name(),
+        });
+    }
+
+    #[inline]
     fn store_waker(&mut self, waker: &Waker) {
         match &self.waker {
             Some(old) if old.will_wake(waker) => {}
@@ -404,15 +361,32 @@ impl Reactor {
 
     /// Applies one epoll event to both slots of its fd.
     fn dispatch(&self, token: Token, flags: u32) {
-        if flags & (epoll::HUP | epoll::ERR | epoll::RDHUP) != 0 {
-            self.apply(token, READ, Event::HangUp, None);
-        } else if flags & epoll::IN != 0 {
-            self.apply(token, READ, Event::Readiness, None);
+        let read = if flags & (epoll::HUP | epoll::ERR | epoll::RDHUP) != 0 {
+            Some(Event::HangUp)
+        } else {
+            (flags & epoll::IN != 0).then_some(Event::Readiness)
+        };
+        let write = if flags & (epoll::HUP | epoll::ERR) != 0 {
+            Some(Event::HangUp)
+        } else {
+            (flags & epoll::OUT != 0).then_some(Event::Readiness)
+        };
+        // One borrow for both slots; wake after it is released.
+        let (read_waker, write_waker) = {
+            let mut table = self.table.borrow_mut();
+            let Some(slots) = table.get(token) else {
+                return;
+            };
+            let mut fire = |dir: usize, event: Option<Event>| {
+                event.and_then(|e| slots[dir].apply(e, None).ok().flatten())
+            };
+            (fire(READ, read), fire(WRITE, write))
+        };
+        if let Some(waker) = read_waker {
+            waker.wake();
         }
-        if flags & (epoll::HUP | epoll::ERR) != 0 {
-            self.apply(token, WRITE, Event::HangUp, None);
-        } else if flags & epoll::OUT != 0 {
-            self.apply(token, WRITE, Event::Readiness, None);
+        if let Some(waker) = write_waker {
+            waker.wake();
         }
     }
 }
@@ -503,7 +477,7 @@ mod tests {
         let cx = Context::from_waker(&waker);
         let mut slot = Slot::default();
         slot.apply(Event::Poll, Some(&cx)).unwrap();
-        assert!(matches!(slot.apply(Event::Clear, None), Err(Event::Clear)));
+        assert!(slot.apply(Event::Clear, None).is_err());
         assert_eq!(slot.state(), State::Waiting);
     }
 
@@ -524,5 +498,51 @@ mod tests {
         assert_eq!(timeout_ms(Some(Duration::from_micros(10))), 1);
         assert_eq!(timeout_ms(Some(Duration::ZERO)), 0);
         assert_eq!(timeout_ms(None), -1);
+    }
+
+    /// Conformance: the real slot and the generated reference model, driven by the same
+    /// random event sequences (illegal ones included), agree after every step on state,
+    /// `hup`, whether a waker is woken, and the slot's waker invariant.
+    mod conformance {
+        use super::*;
+        use crate::generated::waiter::{strategy, Model};
+        use proptest::prelude::*;
+
+        fn check(events: Vec<Event>) -> Result<(), TestCaseError> {
+            let (count, waker) = counting();
+            let cx = Context::from_waker(&waker);
+            let mut model = Model::new();
+            let mut slot = Slot::default();
+            let mut woken = 0;
+            for event in events {
+                let expected = model.apply(event);
+                let got = slot.apply(event, Some(&cx));
+                prop_assert_eq!(expected.is_ok(), got.is_ok(), "{:?}", event);
+                if let (Ok(fx), Ok(waker)) = (expected, got) {
+                    prop_assert_eq!(fx.wake, waker.is_some(), "{:?}", event);
+                    if let Some(waker) = waker {
+                        waker.wake();
+                        woken += 1;
+                    }
+                }
+                prop_assert_eq!(slot.state(), model.state);
+                prop_assert_eq!(slot.hup(), model.vars.hup);
+                prop_assert_eq!(slot.has_waker(), slot.state() == State::Waiting);
+                prop_assert_eq!(count.0.load(Ordering::SeqCst), woken);
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #[test]
+            fn slot_conforms_on_any_event_sequence(events in strategy::events(64)) {
+                check(events)?;
+            }
+
+            #[test]
+            fn slot_conforms_on_legal_runs(events in strategy::legal_run(Model::new(), 64)) {
+                check(events)?;
+            }
+        }
     }
 }

@@ -23,6 +23,8 @@
 //! `WEIR_UNDER_VALGRIND=1` (see [`under_valgrind`]) for tests that want to scale down.
 #![allow(dead_code)]
 
+pub mod bench;
+pub mod conn;
 pub mod hyper_server;
 pub mod nginx;
 pub mod python;

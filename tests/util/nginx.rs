@@ -2,7 +2,9 @@
 //!
 //! One process (`daemon off; master_process off;`), so `Drop` kills and reaps exactly the
 //! process it started, and a bench can pin it with `taskset`. Everything nginx writes (pid,
-//! error log, temp paths) stays in its temporary directory.
+//! error log, temp paths) stays in its temporary directory. `sendfile on; tcp_nopush on;`
+//! as in Debian's stock nginx.conf: a small file's head and body leave in one segment, so a
+//! client reads a small response whole (without `tcp_nopush` the body trails the head).
 //!
 //! Docroot (see the `*_PATH` constants): a 13-byte file, a 1 MiB patterned file, a 64 MiB
 //! sparse file (patterned first and last 4 KiB, zeros between), the same small and 1 MiB
@@ -152,6 +154,7 @@ http {{
     types {{ text/plain txt; application/octet-stream bin; }}
     default_type application/octet-stream;
     sendfile on;
+    tcp_nopush on;
     gzip off;
     keepalive_requests {kr};
     keepalive_timeout {kt}s;
