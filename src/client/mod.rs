@@ -51,7 +51,7 @@ use config::{ClientConfig, Effective};
 use pool::{Checkout, Pool};
 use pooled::Pooled;
 
-use crate::conn::{state::Idle, ConnConfig, Connection, Transport};
+use crate::conn::{state::Idle, ConnConfig, Connection, SendOptions};
 use crate::error::{Error, Kind, Phase, Result};
 use crate::http::{Origin, Request, Response};
 
@@ -236,23 +236,21 @@ impl Client {
     /// Sends `req` on `conn` with this request's read and write timeouts.
     async fn exchange(
         &self,
-        mut conn: Connection<Idle>,
+        conn: Connection<Idle>,
         req: Request,
         eff: &Effective,
     ) -> Result<Response<Body>> {
-        let cfg = self.conn_config_for(eff);
-        if !Rc::ptr_eq(&conn.inner.cfg, &cfg) {
-            conn.inner.cfg = cfg;
-        }
-        conn.send(req).await
+        let opts = SendOptions {
+            read_timeout: eff.read_timeout,
+            write_timeout: eff.write_timeout,
+        };
+        conn.send_with(req, opts).await
     }
 
-    /// The client's shared connection settings, or a copy with this request's overrides.
+    /// The client's shared connection settings, or a copy with this request's connect timeout.
     fn conn_config_for(&self, eff: &Effective) -> Rc<ConnConfig> {
         let shared = &self.inner.conn_config;
-        let same = shared.connect_timeout == eff.connect_timeout
-            && shared.read_timeout == eff.read_timeout
-            && shared.write_timeout == eff.write_timeout;
+        let same = shared.connect_timeout == eff.connect_timeout;
         if same {
             shared.clone()
         } else {
@@ -261,10 +259,7 @@ impl Client {
     }
 
     fn emit_connected(&self, origin: &Origin, conn: &Connection<Idle>) {
-        let addr = match conn.transport() {
-            Transport::Tcp(s) => s.peer_addr().ok(),
-            _ => None,
-        };
+        let addr = conn.peer_addr();
         self.inner
             .pool
             .emit(&ClientEvent::Connected { origin, addr });

@@ -61,6 +61,13 @@ pub(crate) trait Poolable: 'static {
     fn requests_served(&self) -> u64;
     /// The server's `Keep-Alive: timeout=N`, if it sent one.
     fn keep_alive_hint(&self) -> Option<Duration>;
+    /// Closes the connection because the pool no longer wants it.
+    fn retire(self, reason: CloseReason)
+    where
+        Self: Sized,
+    {
+        let _ = reason;
+    }
 }
 
 /// The pool's limits.
@@ -540,7 +547,7 @@ impl<C: Poolable> Inner<C> {
 
     /// Drops `conn` and reports why.
     fn close(&self, origin: &Origin, conn: C, reason: CloseReason) {
-        drop(conn);
+        conn.retire(reason);
         self.emit(&ClientEvent::Closed { origin, reason });
     }
 

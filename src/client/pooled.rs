@@ -91,6 +91,13 @@ impl Poolable for Pooled {
     fn keep_alive_hint(&self) -> Option<Duration> {
         self.conn.keep_alive_hint()
     }
+
+    fn retire(self, reason: CloseReason) {
+        match reason {
+            CloseReason::IdleTimeout => self.conn.expire(),
+            _ => drop(self.conn),
+        }
+    }
 }
 
 impl fmt::Debug for Pooled {
