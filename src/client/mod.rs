@@ -209,21 +209,22 @@ impl Client {
                 Checkout::Connect(lease) => lease,
             };
             phase.set(Phase::Connect);
-            match self.connect(origin, eff).await {
+            let err = match self.connect(origin, eff).await {
                 Ok(conn) => {
                     lease.connected();
                     self.emit_connected(origin, &conn);
                     return Ok((Pooled::new(conn, lease).conn, false));
                 }
-                Err(err) if failures < self.inner.config.retries && err.is_retry_safe() => {
-                    drop(lease);
-                    failures += 1;
-                    self.emit_retried(origin, failures + 1, err.kind());
-                    let pause = retry::backoff(self.inner.config.retry_backoff, failures);
-                    crate::rt::time::sleep(pause).await;
-                }
-                Err(err) => return Err(err),
+                Err(err) => err,
+            };
+            lease.connect_failed();
+            if failures >= self.inner.config.retries || !err.is_retry_safe() {
+                return Err(err);
             }
+            failures += 1;
+            self.emit_retried(origin, failures + 1, err.kind());
+            let pause = retry::backoff(self.inner.config.retry_backoff, failures);
+            crate::rt::time::sleep(pause).await;
         }
     }
 
