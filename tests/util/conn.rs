@@ -102,3 +102,16 @@ impl<I: Iterator<Item = Bytes> + Unpin> futures_core::Stream for IterStream<I> {
         std::task::Poll::Ready(self.0.next().map(Ok))
     }
 }
+
+/// Runs the loop until `pool` has at least `n` reports (a drain runs on a spawned task);
+/// bounded by 10 s so that a bug fails instead of hanging.
+pub async fn until_reports(pool: &Collect, n: usize) {
+    let wait = async {
+        while pool.reports() < n {
+            weir::rt::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    };
+    weir::rt::time::timeout(std::time::Duration::from_secs(10), wait)
+        .await
+        .expect("the recycler was not called");
+}
