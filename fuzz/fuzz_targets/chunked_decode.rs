@@ -10,14 +10,23 @@ use weir::http::{BodyDecoder, Decoded, Limits};
 type Run = Result<(Vec<u8>, Option<Vec<(Vec<u8>, Vec<u8>)>>), weir::error::Kind>;
 
 fn run(input: &[u8], step: usize) -> Run {
-    let limits = Limits { max_chunk_extension_bytes: 64, max_trailer_bytes: 512, max_headers: 8, ..Limits::default() };
+    let limits = Limits {
+        max_chunk_extension_bytes: 64,
+        max_trailer_bytes: 512,
+        max_headers: 8,
+        ..Limits::default()
+    };
     let mut decoder = BodyDecoder::chunked(&limits);
     let (mut buf, mut fed, mut body) = (BytesMut::new(), 0, Vec::new());
     for _ in 0..4 * input.len() + 64 {
         match decoder.decode(&mut buf).map_err(|e| e.kind())? {
             Decoded::Data(d) => body.extend_from_slice(&d),
             Decoded::Done { trailers } => {
-                let pairs = trailers.map(|t| t.iter().map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec())).collect());
+                let pairs = trailers.map(|t| {
+                    t.iter()
+                        .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
+                        .collect()
+                });
                 return Ok((body, pairs));
             }
             Decoded::NeedMore => {

@@ -9,14 +9,21 @@ use libfuzzer_sys::fuzz_target;
 use weir::http::{Decoded, Limits, ParseStatus, RequestContext, ResponseParser};
 
 fuzz_target!(|data: &[u8]| {
-    let [flags, step, input @ ..] = data else { return };
+    let [flags, step, input @ ..] = data else {
+        return;
+    };
     let ctx = RequestContext {
         head_request: flags & 1 != 0,
         connect_request: flags & 2 != 0,
         close_requested: flags & 4 != 0,
         expects_continue: flags & 8 != 0,
     };
-    let limits = Limits { max_head_bytes: 4096, max_headers: 32, max_trailer_bytes: 1024, ..Limits::default() };
+    let limits = Limits {
+        max_head_bytes: 4096,
+        max_headers: 32,
+        max_trailer_bytes: 1024,
+        ..Limits::default()
+    };
     let step = usize::from(*step).max(1);
     let mut parser = ResponseParser::new(ctx, limits);
     let (mut buf, mut fed) = (BytesMut::new(), 0);
@@ -45,7 +52,9 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    let Some(mut decoder) = decoder else { panic!("parser made no progress") };
+    let Some(mut decoder) = decoder else {
+        panic!("parser made no progress")
+    };
     for _ in 0..budget {
         match decoder.decode(&mut buf) {
             Err(_) | Ok(Decoded::Done { .. }) => return,

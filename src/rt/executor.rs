@@ -656,3 +656,11 @@ pub fn loop_stats() -> LoopStats {
         turns: core.turns.get(),
     }
 }
+
+/// Whether a `block_on` is running on this thread, i.e. [`spawn`] would not panic (the
+/// connection layer asks before spawning a drain from a `Drop`).
+pub(crate) fn in_runtime() -> bool {
+    CURRENT
+        .try_with(|c| c.try_borrow().map(|c| c.is_some()).unwrap_or(false))
+        .unwrap_or(false)
+}

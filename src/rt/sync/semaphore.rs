@@ -574,6 +574,9 @@ impl fmt::Display for TryAcquireError {
 impl std::error::Error for TryAcquireError {}
 
 #[cfg(all(test, not(loom)))]
+mod conformance;
+
+#[cfg(all(test, not(loom)))]
 pub(super) mod tests {
     use super::*;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
