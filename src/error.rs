@@ -66,6 +66,8 @@ pub enum Kind {
     WriteTimeout,
     /// No pooled connection became free in time.
     PoolTimeout,
+    /// The whole request (connect, write, read head and body) exceeded its deadline.
+    Timeout,
     /// The server sent something that is not valid HTTP/1.1; says what.
     RemoteProtocol(Malformed),
     /// The request itself is invalid; says what. Detected before any byte was written.
@@ -205,7 +207,7 @@ impl Error {
         use Kind::*;
         matches!(
             self.kind(),
-            ConnectTimeout | ReadTimeout | WriteTimeout | PoolTimeout
+            ConnectTimeout | ReadTimeout | WriteTimeout | PoolTimeout | Timeout
         )
     }
 
@@ -235,6 +237,7 @@ impl fmt::Display for Kind {
             Kind::ReadTimeout => f.write_str("read timed out"),
             Kind::WriteTimeout => f.write_str("write timed out"),
             Kind::PoolTimeout => f.write_str("timed out waiting for a pooled connection"),
+            Kind::Timeout => f.write_str("request deadline exceeded"),
             Kind::RemoteProtocol(m) => write!(f, "invalid response: {m}"),
             Kind::LocalProtocol(i) => write!(f, "invalid request: {i}"),
             Kind::ClosedBeforeResponse => {
@@ -342,9 +345,11 @@ impl std::error::Error for Error {
 impl From<Error> for io::Error {
     fn from(err: Error) -> io::Error {
         let kind = match err.kind() {
-            Kind::ConnectTimeout | Kind::ReadTimeout | Kind::WriteTimeout | Kind::PoolTimeout => {
-                io::ErrorKind::TimedOut
-            }
+            Kind::ConnectTimeout
+            | Kind::ReadTimeout
+            | Kind::WriteTimeout
+            | Kind::PoolTimeout
+            | Kind::Timeout => io::ErrorKind::TimedOut,
             Kind::ClosedBeforeResponse | Kind::ClosedMidResponse | Kind::BodyIncomplete => {
                 io::ErrorKind::UnexpectedEof
             }
@@ -390,6 +395,22 @@ mod tests {
             err.kind(),
             Kind::RemoteProtocol(Malformed::ConflictingContentLength)
         );
+    }
+
+    #[test]
+    fn every_timeout_is_a_timeout() {
+        for kind in [
+            Kind::ConnectTimeout,
+            Kind::ReadTimeout,
+            Kind::WriteTimeout,
+            Kind::PoolTimeout,
+            Kind::Timeout,
+        ] {
+            let err = Error::new(kind, Phase::ReadBody);
+            assert!(err.is_timeout());
+            assert_eq!(io::Error::from(err).kind(), io::ErrorKind::TimedOut);
+        }
+        assert!(!Error::new(Kind::Io, Phase::ReadBody).is_timeout());
     }
 
     #[test]

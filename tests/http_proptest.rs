@@ -44,7 +44,15 @@ fn limits() -> Limits {
     }
 }
 
+/// `cases`, or a thousandth of it (at least 16) under valgrind (`.ci/run` sets
+/// `WEIR_UNDER_VALGRIND=1`), where each case is ~50x slower.
 fn config(cases: u32) -> ProptestConfig {
+    let under_valgrind = std::env::var_os("WEIR_UNDER_VALGRIND").is_some_and(|v| v == "1");
+    let cases = if under_valgrind {
+        (cases / 1000).max(16)
+    } else {
+        cases
+    };
     ProptestConfig {
         cases,
         max_shrink_iters: 2_000,

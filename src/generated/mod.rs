@@ -11,4 +11,6 @@
 #![doc = include_str!("../../docs/model.md")]
 
 pub mod connection;
+pub mod lock;
+pub mod pool;
 pub mod waiter;

@@ -68,6 +68,9 @@ pub struct ChunkedDecoder {
     digits: u8,
     /// Bytes of chunk extension seen on this chunk-size line.
     extension_len: usize,
+    /// Bytes of the trailer section already searched for its end (so a trailer arriving a
+    /// byte per read costs O(n), not O(n²)).
+    trailer_scanned: usize,
     /// The longest chunk extension we accept.
     max_extension: usize,
     /// The largest trailer section we accept.
@@ -229,6 +232,7 @@ impl ChunkedDecoder {
             size: 0,
             digits: 0,
             extension_len: 0,
+            trailer_scanned: 0,
             max_extension: limits.max_chunk_extension_bytes,
             max_trailer: limits.max_trailer_bytes,
             max_trailer_fields: limits.max_headers,
@@ -358,13 +362,16 @@ impl ChunkedDecoder {
             Some(_) => {}
         }
         let window = &buf[..buf.len().min(self.max_trailer)];
-        let Some(end) = window.windows(4).position(|w| w == b"\r\n\r\n") else {
+        let from = self.trailer_scanned.saturating_sub(3);
+        let found = window[from..].windows(4).position(|w| w == b"\r\n\r\n");
+        self.trailer_scanned = window.len();
+        let Some(end) = found.map(|at| from + at + 4) else {
             return match buf.len() >= self.max_trailer {
                 true => Err(malformed(Malformed::TrailersTooLarge)),
                 false => Ok(Step::NeedMore),
             };
         };
-        let section = buf.split_to(end + 4).freeze();
+        let section = buf.split_to(end).freeze();
         let trailers = parse_trailers(section, self.max_trailer_fields)?;
         Ok(Step::Done(Some(trailers)))
     }

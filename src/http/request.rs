@@ -190,6 +190,20 @@ impl Request {
         RequestBuilder::new(Method::Delete, url)
     }
 
+    /// A copy of this request when its body can be copied (empty or in memory); `None` for
+    /// stream and file bodies. The client uses this to retry after a stale-connection close.
+    pub fn try_clone(&self) -> Option<Request> {
+        let body = match &self.body {
+            Body::Empty => Body::Empty,
+            Body::Bytes(bytes) => Body::Bytes(bytes.clone()),
+            Body::Stream { .. } | Body::File { .. } => return None,
+        };
+        Some(Request {
+            head: self.head.clone(),
+            body,
+        })
+    }
+
     /// Reassembles a request from its parts.
     pub fn from_parts(head: RequestHead, body: Body) -> Request {
         Request { head, body }
@@ -345,6 +359,8 @@ mod tests {
             .with_url(Url::parse("http://g/b").unwrap());
         assert_eq!(req.url().to_string(), "http://g:80/b");
         assert_eq!(req.headers().get("x-a").unwrap().as_bytes(), b"1");
+        let copy = req.try_clone().unwrap();
+        assert_eq!(copy.request_head(), req.request_head());
         let req = req.without_header("x-a").with_method(Method::Head);
         assert!(req.headers().is_empty());
         assert_eq!(req.method(), &Method::Head);

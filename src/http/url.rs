@@ -56,12 +56,14 @@ impl Url {
         let (scheme, rest) = url.split_once("://").ok_or_else(bad_url)?;
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let (authority, target) = rest.split_at(end);
-        let origin = match scheme.to_ascii_lowercase().as_str() {
-            "http" => parse_tcp_authority(authority)?,
-            "http+unix" => Origin::Unix {
+        let origin = if scheme.eq_ignore_ascii_case("http") {
+            parse_tcp_authority(authority)?
+        } else if scheme.eq_ignore_ascii_case("http+unix") {
+            Origin::Unix {
                 path: PathBuf::from(percent_decode(authority)?),
-            },
-            _ => return Err(Error::new(Kind::UnsupportedScheme, Phase::Prepare)),
+            }
+        } else {
+            return Err(Error::new(Kind::UnsupportedScheme, Phase::Prepare));
         };
         Ok(Url {
             origin,

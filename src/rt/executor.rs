@@ -106,8 +106,8 @@ fn push_local(shared: &Arc<Shared>, token: u64) -> bool {
 struct Task {
     /// The future; `None` while it is being polled.
     future: Option<Pin<Box<dyn Future<Output = ()>>>>,
-    /// Built once at spawn.
-    waker: Waker,
+    /// Built once at spawn; taken out (with the future) while the task is polled.
+    waker: Option<Waker>,
     /// Shared with the waker and the `JoinHandle`.
     header: Arc<Header>,
 }
@@ -331,9 +331,9 @@ impl Core {
             };
             task.header.scheduled.store(false, Ordering::Release);
             let aborted = task.header.aborted.load(Ordering::Acquire);
-            (task.future.take(), task.waker.clone(), aborted)
+            (task.future.take(), task.waker.take(), aborted)
         };
-        let (Some(mut future), waker, aborted) = taken else {
+        let (Some(mut future), Some(waker), aborted) = taken else {
             return; // polled re-entrantly: cannot happen, the table is never borrowed in poll
         };
         let done = aborted
@@ -343,21 +343,20 @@ impl Core {
                 .is_ready();
         if done {
             let task = self.tasks.borrow_mut().remove(token);
-            drop((future, task));
+            drop((future, waker, task));
         } else if let Some(task) = self.tasks.borrow_mut().get(token) {
             task.future = Some(future);
+            task.waker = Some(waker);
         }
     }
 
     /// Waits for I/O, timers or cross-thread wakes, then queues what became ready.
     fn park(&self) {
-        let timeout = if self.ready.borrow().is_empty() {
-            self.timers
-                .borrow()
-                .next_deadline()
-                .map(|d| d.saturating_duration_since(Instant::now()))
-        } else {
+        let deadline = self.timers.borrow().next_deadline();
+        let timeout = if !self.ready.borrow().is_empty() {
             Some(std::time::Duration::ZERO)
+        } else {
+            deadline.map(|d| d.saturating_duration_since(Instant::now()))
         };
         self.turns.set(self.turns.get() + 1);
         let turn = match self.reactor.turn(timeout) {
@@ -367,7 +366,10 @@ impl Core {
         if turn.woken_from_outside {
             self.drain_injector();
         }
-        super::time::fire_expired(&self.timers, Instant::now());
+        // No timers, no clock read.
+        if deadline.is_some() || self.timers.borrow().len() > 0 {
+            super::time::fire_expired(&self.timers, Instant::now());
+        }
     }
 
     /// Moves tasks woken from other threads onto the ready queue.
@@ -390,7 +392,7 @@ impl Core {
         });
         let task = Task {
             future: Some(future),
-            waker: Waker::from(header.clone()),
+            waker: Some(Waker::from(header.clone())),
             header: header.clone(),
         };
         let index = (token & 0xffff_ffff) as usize;
@@ -427,7 +429,8 @@ impl Drop for Runtime {
 /// Spawns `future` onto this thread's running loop; it runs concurrently with the caller.
 ///
 /// The future need not be `Send`. Awaiting the returned [`JoinHandle`] gives its output;
-/// dropping the handle detaches the task.
+/// dropping the handle detaches the task. A panic inside the task is not caught: it unwinds
+/// out of the `block_on` that polled it (one thread, one loop).
 ///
 /// # Panics
 /// Outside a running [`Runtime::block_on`].
@@ -652,4 +655,12 @@ pub fn loop_stats() -> LoopStats {
         timers,
         turns: core.turns.get(),
     }
+}
+
+/// Whether a `block_on` is running on this thread, i.e. [`spawn`] would not panic (the
+/// connection layer asks before spawning a drain from a `Drop`).
+pub(crate) fn in_runtime() -> bool {
+    CURRENT
+        .try_with(|c| c.try_borrow().map(|c| c.is_some()).unwrap_or(false))
+        .unwrap_or(false)
 }

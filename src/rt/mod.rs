@@ -35,6 +35,7 @@ pub(crate) mod reactor;
 pub mod sync;
 pub mod time;
 
+pub(crate) use executor::in_runtime;
 pub use executor::{
     block_on, loop_stats, spawn, yield_now, JoinError, JoinHandle, LoopStats, Runtime, YieldNow,
 };

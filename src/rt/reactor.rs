@@ -41,6 +41,47 @@ use crate::sys::epoll::{self, Epoll, Events};
 use crate::generated::waiter::{self as machine, Illegal};
 pub(crate) use machine::{Event, State};
 
+/// `NO_OP[state][event][hup]`: the generated transition leaves the slot as it is, with no
+/// effect. Computed from `machine::transition` at compile time, so skipping the call for
+/// these is exactly the machine (the hot path meets `Poll` on `Ready` and `Readiness` on
+/// `Ready` every round trip).
+const NO_OP: [[[bool; 2]; 6]; 4] = {
+    let states = [State::Empty, State::Waiting, State::Ready, State::Closed];
+    let events = [
+        Event::Poll,
+        Event::Clear,
+        Event::Readiness,
+        Event::HangUp,
+        Event::Close,
+        Event::Drop,
+    ];
+    let mut table = [[[false; 2]; 6]; 4];
+    let mut s = 0;
+    while s < 4 {
+        let mut e = 0;
+        while e < 6 {
+            let mut h = 0;
+            while h < 2 {
+                let hup = h == 1;
+                table[s][e][h] = match machine::transition(states[s], events[e], hup) {
+                    Ok(step) => {
+                        step.state as usize == states[s] as usize
+                            && step.hup == hup
+                            && !step.store
+                            && !step.wake
+                            && !step.remove
+                    }
+                    Err(_) => false,
+                };
+                h += 1;
+            }
+            e += 1;
+        }
+        s += 1;
+    }
+    table
+};
+
 /// Index of the read slot.
 pub(crate) const READ: usize = 0;
 /// Index of the write slot.
@@ -77,11 +118,18 @@ impl Default for Slot {
 impl Slot {
     /// Applies `event` through the generated transition; returns the waker the caller must
     /// wake (after releasing any borrow), or the illegal event (state unchanged).
+    #[inline]
     pub(crate) fn apply(
         &mut self,
         event: Event,
         cx: Option<&Context<'_>>,
     ) -> Result<Option<Waker>, Illegal> {
+        if NO_OP[self.state as usize][event as usize][self.hup as usize] {
+            if crate::trace::enabled() {
+                self.trace(event, self.state);
+            }
+            return Ok(None);
+        }
         let step = machine::transition(self.state, event, self.hup)?;
         if crate::trace::enabled() {
             self.trace(event, step.state);
@@ -110,6 +158,7 @@ impl Slot {
         });
     }
 
+    #[inline]
     fn store_waker(&mut self, waker: &Waker) {
         match &self.waker {
             Some(old) if old.will_wake(waker) => {}
@@ -359,15 +408,32 @@ impl Reactor {
 
     /// Applies one epoll event to both slots of its fd.
     fn dispatch(&self, token: Token, flags: u32) {
-        if flags & (epoll::HUP | epoll::ERR | epoll::RDHUP) != 0 {
-            self.apply(token, READ, Event::HangUp, None);
-        } else if flags & epoll::IN != 0 {
-            self.apply(token, READ, Event::Readiness, None);
+        let read = if flags & (epoll::HUP | epoll::ERR | epoll::RDHUP) != 0 {
+            Some(Event::HangUp)
+        } else {
+            (flags & epoll::IN != 0).then_some(Event::Readiness)
+        };
+        let write = if flags & (epoll::HUP | epoll::ERR) != 0 {
+            Some(Event::HangUp)
+        } else {
+            (flags & epoll::OUT != 0).then_some(Event::Readiness)
+        };
+        // One borrow for both slots; wake after it is released.
+        let (read_waker, write_waker) = {
+            let mut table = self.table.borrow_mut();
+            let Some(slots) = table.get(token) else {
+                return;
+            };
+            let mut fire = |dir: usize, event: Option<Event>| {
+                event.and_then(|e| slots[dir].apply(e, None).ok().flatten())
+            };
+            (fire(READ, read), fire(WRITE, write))
+        };
+        if let Some(waker) = read_waker {
+            waker.wake();
         }
-        if flags & (epoll::HUP | epoll::ERR) != 0 {
-            self.apply(token, WRITE, Event::HangUp, None);
-        } else if flags & epoll::OUT != 0 {
-            self.apply(token, WRITE, Event::Readiness, None);
+        if let Some(waker) = write_waker {
+            waker.wake();
         }
     }
 }

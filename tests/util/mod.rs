@@ -24,6 +24,7 @@
 #![allow(dead_code)]
 
 pub mod bench;
+pub mod conn;
 pub mod hyper_server;
 pub mod nginx;
 pub mod python;

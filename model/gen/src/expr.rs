@@ -135,6 +135,7 @@ impl P {
             return self.unary();
         }
         let mut lhs = self.binary(level + 1)?;
+        let mut chained = false;
         loop {
             let op = match self.peek() {
                 Some(Tok::Op(o)) if LEVELS[level].contains(o) => *o,
@@ -142,9 +143,10 @@ impl P {
             };
             self.pos += 1;
             let rhs = self.binary(level + 1)?;
-            if level == 2 && matches!(lhs, Expr::Binary(o, ..) if LEVELS[2].contains(&o)) {
+            if level == 2 && chained {
                 return Err("comparisons do not chain; add parentheses".into());
             }
+            chained = true;
             lhs = Expr::Binary(op, Box::new(lhs), Box::new(rhs));
         }
     }
@@ -466,7 +468,8 @@ pub fn pml(e: &Expr, n: &dyn Names) -> Result<String, String> {
             if parts.is_empty() {
                 empty.to_string()
             } else if *kind == "count" {
-                let c: Vec<String> = parts.iter().map(|p| format!("({p} -> 1 : 0)")).collect();
+                // A Promela comparison is 0 or 1; `(c -> 1 : 0)` would clash with LTL's `->`.
+                let c: Vec<String> = parts.iter().map(|p| format!("({p})")).collect();
                 format!("({})", c.join(join))
             } else {
                 format!("({})", parts.join(join))

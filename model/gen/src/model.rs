@@ -58,6 +58,9 @@ pub struct Header {
     /// Proof bounds, stated in words for the docs and proofs/README.md.
     #[serde(default)]
     pub bounds: String,
+    /// Parameter sets the proofs run with (default: one set, each param's `proof` value).
+    #[serde(default)]
+    pub proof_configs: Vec<BTreeMap<String, i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -252,6 +255,7 @@ pub struct Machine {
     pub hot_path: bool,
     pub typestate: bool,
     pub bounds: String,
+    pub proof_configs: Vec<BTreeMap<String, i64>>,
     pub consts: BTreeMap<String, i64>,
     pub enums: BTreeMap<String, EnumDef>,
     pub states: Vec<StateDef>,
@@ -335,6 +339,7 @@ pub fn load(text: &str) -> Result<Machine, String> {
         hot_path: f.machine.hot_path,
         typestate: f.machine.typestate,
         bounds: f.machine.bounds,
+        proof_configs: f.machine.proof_configs,
         consts: f.consts,
         enums: f.enums,
         states: f.state,
@@ -489,6 +494,18 @@ pub fn load(text: &str) -> Result<Machine, String> {
             src,
             doc: p.doc,
         });
+    }
+    if m.proof_configs.is_empty() {
+        m.proof_configs.push(
+            m.params()
+                .map(|p| (p.name.clone(), p.proof.unwrap_or(0)))
+                .collect(),
+        );
+    }
+    for c in &m.proof_configs {
+        if let Some(k) = c.keys().find(|k| !m.params().any(|p| &p.name == *k)) {
+            return Err(format!("proof_configs: `{k}` is not a parameter"));
+        }
     }
     crate::check::check(&m)?;
     Ok(m)

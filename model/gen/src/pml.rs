@@ -22,6 +22,9 @@ impl Names for PmlNames<'_> {
             Ok(v.to_string())
         } else if n == "state" {
             Ok("state".into())
+        } else if m.var(n).is_some_and(|v| v.param) {
+            // Parameters are macros so that one model runs with several (`spin -DP_<name>=N`).
+            Ok(format!("P_{n}"))
         } else if m.var(n).is_some() {
             Ok(format!("v_{n}"))
         } else if m.state(n).is_some() {
@@ -45,6 +48,21 @@ impl Names for PmlNames<'_> {
                 .or_else(|| self.m.consts.get(n).copied())
         })
     }
+}
+
+/// The proof configurations as `name=value,..` (or `-` without parameters).
+pub fn configs(m: &Machine) -> Vec<String> {
+    m.proof_configs
+        .iter()
+        .map(|c| {
+            let parts: Vec<String> = c.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            if parts.is_empty() {
+                "-".to_string()
+            } else {
+                parts.join(",")
+            }
+        })
+        .collect()
 }
 
 fn pml_type(v: &crate::model::Var) -> &'static str {
@@ -144,20 +162,21 @@ pub fn emit(m: &Machine) -> Result<String, String> {
             let _ = writeln!(o, "#define {name}_{v} {i}");
         }
     }
+    for p in m.params() {
+        let _ = writeln!(
+            o,
+            "#ifndef P_{n}\n#define P_{n} {}\n#endif",
+            p.proof.unwrap_or(0),
+            n = p.name
+        );
+    }
     let _ = writeln!(o, "\nbyte state = S_{};", m.initial);
-    for v in &m.vars {
-        let init = if v.param {
-            v.proof.unwrap_or(0).to_string()
-        } else {
-            let n = PmlNames {
-                m,
-                args: m
-                    .params()
-                    .map(|p| (p.name.clone(), p.proof.unwrap_or(0)))
-                    .collect(),
-            };
-            expr::pml(&v.init, &n)?
-        };
+    let names = PmlNames {
+        m,
+        args: BTreeMap::new(),
+    };
+    for v in m.vars.iter().filter(|v| !v.param) {
+        let init = expr::pml(&v.init, &names)?;
         match &v.len {
             Some((_, len)) => {
                 let _ = writeln!(o, "{} v_{}[{len}] = {init};", pml_type(v), v.name);

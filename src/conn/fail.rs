@@ -1,0 +1,73 @@
+//! Leaving an active state on a failure: which model event an error is (`peer_close`,
+//! `reset` or `error`), and one `abort` per active state that takes it.
+
+use std::io;
+
+use super::state::{AwaitingHead, Closed, Draining, Idle, ReadingBody, WritingBody, WritingHead};
+use super::{CloseReason, Gen};
+use crate::error::{Error, Kind};
+
+/// The model event a failure is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Failure {
+    /// End of stream where the protocol did not expect it.
+    PeerClose,
+    /// The peer reset the connection.
+    Reset,
+    /// Any other I/O, protocol or timeout error.
+    Error,
+}
+
+impl Failure {
+    /// Classifies `err`.
+    pub(super) fn of(err: &Error) -> Failure {
+        let reset = std::error::Error::source(err)
+            .and_then(|s| s.downcast_ref::<io::Error>())
+            .is_some_and(|e| e.kind() == io::ErrorKind::ConnectionReset);
+        match err.kind() {
+            _ if reset => Failure::Reset,
+            Kind::ClosedBeforeResponse | Kind::ClosedMidResponse | Kind::BodyIncomplete => {
+                Failure::PeerClose
+            }
+            _ => Failure::Error,
+        }
+    }
+}
+
+/// A state that a failure closes.
+pub(super) trait Abort: Sized {
+    /// Takes the failure's transition to `closed`.
+    fn abort(self, failure: Failure) -> Gen<Closed>;
+
+    /// Closes on `err`, telling the recycler why; returns `err` unchanged.
+    fn close_on(self, err: Error) -> Error {
+        let mut closed = self.abort(Failure::of(&err));
+        closed
+            .inner
+            .set_close_reason(CloseReason::Error(err.kind()));
+        err
+    }
+}
+
+macro_rules! abort_from {
+    ($($state:ty),*) => {$(
+        impl Abort for Gen<$state> {
+            fn abort(self, failure: Failure) -> Gen<Closed> {
+                match failure {
+                    Failure::PeerClose => self.on_peer_close(),
+                    Failure::Reset => self.on_reset(),
+                    Failure::Error => self.on_error(),
+                }
+            }
+        }
+    )*};
+}
+
+abort_from!(
+    Idle,
+    WritingHead,
+    WritingBody,
+    AwaitingHead,
+    ReadingBody,
+    Draining
+);

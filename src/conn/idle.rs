@@ -1,0 +1,124 @@
+//! `Connection<Idle>`: the only state that can send; what a pool asks an idle connection.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use super::state::Idle;
+use super::{writing, Body, Connection, Gen, Recycled, Recycler, Transport};
+use crate::error::Result;
+use crate::http::{encode_head, Origin, Request, RequestFraming, Response};
+
+/// Per-request overrides of the connection's [`ConnConfig`](super::ConnConfig).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SendOptions {
+    /// This request's read timeout (`None`: the config's).
+    pub read_timeout: Option<Duration>,
+    /// This request's write timeout (`None`: the config's).
+    pub write_timeout: Option<Duration>,
+}
+
+impl Connection<Idle> {
+    /// Sends `req` and returns the response once its head has arrived; the [`Body`] owns the
+    /// connection from then on.
+    ///
+    /// An invalid request is refused before any byte is written; the connection then goes
+    /// back to its recycler (if any) still idle. Any later error closes it.
+    pub async fn send(self, req: Request) -> Result<Response<Body>> {
+        self.send_with(req, SendOptions::default()).await
+    }
+
+    /// [`send`](Connection::send) with per-request timeouts.
+    pub async fn send_with(self, req: Request, opts: SendOptions) -> Result<Response<Body>> {
+        let mut buf = super::buf::take(self.0.inner.cfg.read_buffer_size);
+        let enc = match encode_head(&req, &mut buf) {
+            Ok(enc) => enc,
+            Err(err) => {
+                super::buf::give(buf);
+                let err = err.with_url(req.url());
+                self.hand_back();
+                return Err(err);
+            }
+        };
+        let mut conn = self.0.on_send(enc.framing() != RequestFraming::None);
+        conn.inner.begin_exchange(&opts);
+        writing::exchange(conn, buf, enc, req).await
+    }
+
+    /// Whether this connection may carry another request: the peer has not hung up (as the
+    /// loop last saw, no syscall), the request budget ([`super::ConnConfig::max_requests`]) is
+    /// not spent, and the server's `Keep-Alive: timeout` has not nearly passed.
+    pub fn is_reusable(&self) -> bool {
+        self.0.inner.is_reusable()
+    }
+
+    /// Exchanges completed clean on this connection.
+    pub fn requests_served(&self) -> u64 {
+        self.0.inner.requests_served
+    }
+
+    /// The server's `Keep-Alive: timeout=N`, when a response carried one.
+    pub fn keep_alive_hint(&self) -> Option<Duration> {
+        self.0.inner.keep_alive_hint
+    }
+
+    /// When the connection last became idle (or was connected).
+    pub fn idle_since(&self) -> Instant {
+        self.0.inner.idle_since
+    }
+
+    /// Where it is connected.
+    pub fn origin(&self) -> &Origin {
+        &self.0.inner.origin
+    }
+
+    /// The server's address (TCP only).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.0.inner.transport.peer_addr()
+    }
+
+    /// The socket (for addresses and options).
+    pub fn transport(&self) -> &Transport {
+        &self.0.inner.transport
+    }
+
+    /// Installs (or removes) the recycler that every later exchange reports to.
+    pub fn set_recycler(&mut self, recycler: Option<Rc<dyn Recycler>>) {
+        self.0.inner.recycler = recycler;
+    }
+
+    /// The model's view (state and variables), for conformance tests.
+    #[doc(hidden)]
+    pub fn model(&self) -> crate::generated::connection::Model {
+        self.0.model()
+    }
+
+    /// Closes the connection now, reporting `close`'s error. No recycler is called.
+    pub fn close(self) -> std::io::Result<()> {
+        self.0.on_close().into_inner().transport.close()
+    }
+
+    /// Closes an idle connection the pool found expired (idle timeout or server hint).
+    pub fn expire(self) {
+        drop(self.0.on_idle_expired());
+    }
+
+    /// Gives an unused idle connection back to its recycler (or drops it without one).
+    fn hand_back(self) {
+        if let Some(r) = self.0.inner.recycler.clone() {
+            r.recycle(Recycled::Idle(self));
+        }
+    }
+}
+
+/// Hands a connection that just became idle on: to its recycler (`None` returned), or back to
+/// the caller when there is none.
+pub(super) fn hand_idle(mut idle: Gen<Idle>, hint: Option<Duration>) -> Option<Connection<Idle>> {
+    match idle.inner.end_exchange_clean(hint) {
+        Some(recycler) => {
+            recycler.recycle(Recycled::Idle(Connection(idle)));
+            None
+        }
+        None => Some(Connection(idle)),
+    }
+}

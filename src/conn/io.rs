@@ -1,0 +1,233 @@
+//! The hand-written I/O part of a connection: [`ConnIo`] (transport, config, counters,
+//! keep-alive hint, idle time) and [`Transport`] (TCP or Unix behind one [`AsyncStream`]).
+//!
+//! # Invariants
+//! - A `ConnIo` holds no read or write buffer: an active exchange borrows one from the
+//!   per-loop free list ([`super::buf`]) and gives it back when it ends.
+//! - `requests_served` counts exchanges that ended clean (the connection went back to idle).
+
+use std::fmt;
+use std::io::{self, IoSlice};
+use std::net::Shutdown;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+
+use super::config::{ConnConfig, KEEP_ALIVE_MARGIN};
+use super::{CloseReason, ExchangeGuard, Recycler, SendOptions};
+use crate::http::Origin;
+use crate::rt::net::{AsyncStream, TcpStream, UnixStream};
+
+/// The byte stream under a connection.
+#[derive(Debug)]
+pub enum Transport {
+    /// A TCP connection.
+    Tcp(TcpStream),
+    /// A Unix-domain stream connection.
+    Unix(UnixStream),
+}
+
+/// Forwards one `AsyncStream` call to the variant.
+macro_rules! forward {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            Transport::Tcp($s) => $call,
+            Transport::Unix($s) => $call,
+        }
+    };
+}
+
+impl AsyncStream for Transport {
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        forward!(self, s => s.poll_read(cx, buf))
+    }
+    fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+    ) -> Poll<io::Result<usize>> {
+        forward!(self, s => s.poll_read_buf(cx, buf))
+    }
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        forward!(self, s => s.poll_write(cx, buf))
+    }
+    fn poll_write_vectored(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        forward!(self, s => s.poll_write_vectored(cx, bufs))
+    }
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        forward!(self, s => s.shutdown(how))
+    }
+    fn peer_hung_up(&self) -> bool {
+        forward!(self, s => s.peer_hung_up())
+    }
+    fn drop_waiter(&self, write: bool) {
+        forward!(self, s => s.drop_waiter(write))
+    }
+}
+
+impl Transport {
+    /// Applies the socket options of `cfg` (TCP only; Unix takes the buffer sizes).
+    pub(crate) fn configure(&self, cfg: &ConnConfig) -> io::Result<()> {
+        match self {
+            Transport::Tcp(s) => {
+                if !cfg.nodelay {
+                    s.set_nodelay(false)?;
+                }
+                if cfg.tcp_keepalive {
+                    s.set_keepalive(true)?;
+                }
+                apply_sizes(
+                    cfg,
+                    |n| s.set_send_buffer_size(n),
+                    |n| s.set_recv_buffer_size(n),
+                )
+            }
+            Transport::Unix(s) => apply_sizes(
+                cfg,
+                |n| s.set_send_buffer_size(n),
+                |n| s.set_recv_buffer_size(n),
+            ),
+        }
+    }
+
+    /// The peer's address (TCP only).
+    pub fn peer_addr(&self) -> Option<std::net::SocketAddr> {
+        match self {
+            Transport::Tcp(s) => s.peer_addr().ok(),
+            Transport::Unix(_) => None,
+        }
+    }
+
+    /// Our local address (TCP only).
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        match self {
+            Transport::Tcp(s) => s.local_addr().ok(),
+            Transport::Unix(_) => None,
+        }
+    }
+
+    /// Closes the socket now, reporting `close`'s error.
+    pub fn close(self) -> io::Result<()> {
+        forward!(self, s => s.close())
+    }
+}
+
+fn apply_sizes(
+    cfg: &ConnConfig,
+    send: impl Fn(usize) -> io::Result<()>,
+    recv: impl Fn(usize) -> io::Result<()>,
+) -> io::Result<()> {
+    if let Some(n) = cfg.send_buffer_size {
+        send(n)?;
+    }
+    if let Some(n) = cfg.recv_buffer_size {
+        recv(n)?;
+    }
+    Ok(())
+}
+
+/// The I/O part of a connection: what the typestate carries as `inner`.
+pub struct ConnIo {
+    /// The socket.
+    pub(crate) transport: Transport,
+    /// Settings, shared by every connection a pool makes to one origin.
+    pub(crate) cfg: Rc<ConnConfig>,
+    /// Where it is connected (the pool's key).
+    pub(crate) origin: Origin,
+    /// Exchanges that ended clean on this connection.
+    pub(crate) requests_served: u64,
+    /// The server's `Keep-Alive: timeout=N`, from the last response that carried one.
+    pub(crate) keep_alive_hint: Option<Duration>,
+    /// When the connection last became idle (or was connected).
+    pub(crate) idle_since: Instant,
+    /// Where a finished body hands the connection (installed by a pool).
+    pub(crate) recycler: Option<Rc<dyn Recycler>>,
+    /// Armed while an exchange is in flight on a connection with a recycler.
+    pub(crate) exchange: Option<ExchangeGuard>,
+    /// The read timeout of the exchange in flight (config, or the request's override).
+    pub(crate) read_timeout: Option<Duration>,
+    /// The write timeout of the exchange in flight.
+    pub(crate) write_timeout: Option<Duration>,
+}
+
+impl fmt::Debug for ConnIo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnIo")
+            .field("transport", &self.transport)
+            .field("origin", &self.origin)
+            .field("requests_served", &self.requests_served)
+            .field("keep_alive_hint", &self.keep_alive_hint)
+            .field("recycler", &self.recycler.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnIo {
+    /// A freshly connected transport.
+    pub(crate) fn new(transport: Transport, cfg: Rc<ConnConfig>, origin: Origin) -> ConnIo {
+        ConnIo {
+            transport,
+            cfg,
+            origin,
+            requests_served: 0,
+            keep_alive_hint: None,
+            idle_since: Instant::now(),
+            recycler: None,
+            exchange: None,
+            read_timeout: None,
+            write_timeout: None,
+        }
+    }
+
+    /// Whether an idle connection may carry another request: the peer has not hung up, the
+    /// request budget is not spent and the server's keep-alive timeout has not (nearly) passed.
+    pub(crate) fn is_reusable(&self) -> bool {
+        let budget = self
+            .cfg
+            .max_requests
+            .map_or(true, |max| self.requests_served < max);
+        budget && !self.transport.peer_hung_up() && !self.server_timeout_near()
+    }
+
+    /// Starts an exchange: sets its timeouts and arms the recycler guard, if a recycler is
+    /// installed.
+    pub(crate) fn begin_exchange(&mut self, opts: &SendOptions) {
+        self.read_timeout = opts.read_timeout.or(self.cfg.read_timeout);
+        self.write_timeout = opts.write_timeout.or(self.cfg.write_timeout);
+        if let Some(r) = &self.recycler {
+            self.exchange = Some(ExchangeGuard::arm(r.clone()));
+        }
+    }
+
+    /// Sets what the recycler hears if this exchange ends with the connection dropped.
+    pub(crate) fn set_close_reason(&mut self, reason: CloseReason) {
+        if let Some(guard) = &mut self.exchange {
+            guard.reason = reason;
+        }
+    }
+
+    /// The exchange ended clean: counts it, notes the server's hint, and returns the
+    /// recycler to hand the idle connection to (`None`: the caller keeps it).
+    pub(crate) fn end_exchange_clean(
+        &mut self,
+        hint: Option<Duration>,
+    ) -> Option<Rc<dyn Recycler>> {
+        self.requests_served += 1;
+        self.idle_since = Instant::now();
+        if hint.is_some() {
+            self.keep_alive_hint = hint;
+        }
+        self.exchange.take().and_then(ExchangeGuard::disarm)
+    }
+
+    fn server_timeout_near(&self) -> bool {
+        self.keep_alive_hint
+            .is_some_and(|hint| self.idle_since.elapsed() + KEEP_ALIVE_MARGIN >= hint)
+    }
+}

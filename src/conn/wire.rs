@@ -1,0 +1,145 @@
+//! The two I/O primitives every state uses: read some bytes into the exchange buffer, and
+//! write a list of slices completely; each bounded by an optional per-call timeout (a timer
+//! exists only when one is configured and the call actually has to wait).
+
+use std::future::{poll_fn, Future};
+use std::io::{self, IoSlice};
+use std::time::Duration;
+
+use bytes::BytesMut;
+
+use crate::error::{Error, Kind, Phase};
+use crate::rt::net::AsyncStream;
+use crate::rt::time::{timeout, Elapsed};
+
+use super::io::Transport;
+
+/// Below this much spare room a read first reserves a whole read buffer.
+pub(crate) const MIN_READ_ROOM: usize = 2 * 1024;
+
+/// Why an I/O call failed.
+#[derive(Debug)]
+pub(crate) enum IoFail {
+    /// The OS said so.
+    Io(io::Error),
+    /// The configured timeout passed without progress.
+    TimedOut,
+}
+
+impl From<Elapsed> for IoFail {
+    fn from(_: Elapsed) -> IoFail {
+        IoFail::TimedOut
+    }
+}
+
+/// `f`, bounded by `limit` when there is one.
+pub(crate) async fn bounded<F: Future>(
+    limit: Option<Duration>,
+    f: F,
+) -> Result<F::Output, Elapsed> {
+    match limit {
+        None => Ok(f.await),
+        Some(d) => timeout(d, f).await,
+    }
+}
+
+/// Makes sure `buf` has room for a useful read.
+pub(crate) fn make_room(buf: &mut BytesMut, read_size: usize) {
+    if buf.capacity() - buf.len() < MIN_READ_ROOM {
+        buf.reserve(read_size.max(MIN_READ_ROOM));
+    }
+}
+
+/// Reads once into the spare capacity of `buf`; `Ok(0)` is end of stream.
+pub(crate) async fn read_some(
+    t: &mut Transport,
+    buf: &mut BytesMut,
+    read_size: usize,
+    limit: Option<Duration>,
+) -> Result<usize, IoFail> {
+    make_room(buf, read_size);
+    bounded(limit, t.read_buf(buf)).await?.map_err(IoFail::Io)
+}
+
+/// Writes every byte of `slices` (advancing them), each write call bounded by `limit`.
+pub(crate) async fn write_all(
+    t: &mut Transport,
+    mut slices: &mut [IoSlice<'_>],
+    limit: Option<Duration>,
+) -> Result<(), IoFail> {
+    IoSlice::advance_slices(&mut slices, 0);
+    while !slices.is_empty() {
+        let write = poll_fn(|cx| t.poll_write_vectored(cx, slices));
+        let n = bounded(limit, write).await?.map_err(IoFail::Io)?;
+        if n == 0 {
+            return Err(IoFail::Io(io::ErrorKind::WriteZero.into()));
+        }
+        IoSlice::advance_slices(&mut slices, n);
+    }
+    Ok(())
+}
+
+/// Whether an I/O error means the peer closed the connection.
+pub(crate) fn is_peer_close(err: &io::Error) -> bool {
+    use io::ErrorKind::*;
+    matches!(
+        err.kind(),
+        ConnectionReset | BrokenPipe | ConnectionAborted | UnexpectedEof | NotConnected
+    )
+}
+
+/// The user's error for a failed write: a peer close before any response byte is
+/// [`Kind::ClosedBeforeResponse`] (retry-safe), a timeout [`Kind::WriteTimeout`].
+pub(crate) fn write_error(fail: IoFail) -> Error {
+    match fail {
+        IoFail::TimedOut => Error::new(Kind::WriteTimeout, Phase::Write),
+        IoFail::Io(e) if is_peer_close(&e) => {
+            Error::new(Kind::ClosedBeforeResponse, Phase::Write).with_source(e)
+        }
+        IoFail::Io(e) => Error::io(e, Phase::Write),
+    }
+}
+
+/// The user's error for a failed read in `phase`; `closed` is the error a peer close means
+/// at this point (the parser's or the decoder's verdict).
+pub(crate) fn read_error(fail: IoFail, phase: Phase, closed: impl FnOnce() -> Error) -> Error {
+    match fail {
+        IoFail::TimedOut => Error::new(Kind::ReadTimeout, phase),
+        IoFail::Io(e) if is_peer_close(&e) => closed().with_source(e),
+        IoFail::Io(e) => Error::io(e, phase),
+    }
+}
+
+/// A per-wait read deadline: a timer exists only while a read is actually waiting and a
+/// limit is configured; progress drops it.
+#[derive(Debug, Default)]
+pub(crate) struct Deadline {
+    /// The per-wait limit; `None` never expires.
+    limit: Option<Duration>,
+    /// The running timer of the current wait.
+    sleep: Option<crate::rt::time::Sleep>,
+}
+
+impl Deadline {
+    /// A deadline of `limit` per wait.
+    pub(crate) fn new(limit: Option<Duration>) -> Deadline {
+        Deadline { limit, sleep: None }
+    }
+
+    /// The last read made progress: the next wait starts a fresh timer.
+    pub(crate) fn reset(&mut self) {
+        self.sleep = None;
+    }
+
+    /// Called when a read returned `Pending`: starts the timer if needed and says whether it
+    /// has run out (its waker is registered otherwise).
+    pub(crate) fn poll_expired(&mut self, cx: &mut std::task::Context<'_>) -> bool {
+        let Some(limit) = self.limit else {
+            return false;
+        };
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| crate::rt::time::sleep(limit));
+        std::pin::Pin::new(sleep).poll(cx).is_ready()
+    }
+}
