@@ -429,7 +429,8 @@ impl Drop for Runtime {
 /// Spawns `future` onto this thread's running loop; it runs concurrently with the caller.
 ///
 /// The future need not be `Send`. Awaiting the returned [`JoinHandle`] gives its output;
-/// dropping the handle detaches the task.
+/// dropping the handle detaches the task. A panic inside the task is not caught: it unwinds
+/// out of the `block_on` that polled it (one thread, one loop).
 ///
 /// # Panics
 /// Outside a running [`Runtime::block_on`].
