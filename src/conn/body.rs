@@ -451,3 +451,25 @@ impl fmt::Debug for Body {
         f.debug_struct("Body").field("state", &state).finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{HeaderMap, Version};
+
+    fn head_with(name: &'static str, value: &'static str) -> ResponseHead {
+        let mut headers = HeaderMap::new();
+        headers.try_append(name, value).unwrap();
+        ResponseHead::new(Version::Http11, 200, Bytes::from_static(b"OK"), headers)
+    }
+
+    #[test]
+    fn the_keep_alive_timeout_is_read_from_its_header() {
+        let t = |v| keep_alive_timeout(&head_with("Keep-Alive", v));
+        assert_eq!(t("timeout=5, max=100"), Some(Duration::from_secs(5)));
+        assert_eq!(t("max=100, Timeout = 7"), Some(Duration::from_secs(7)));
+        assert_eq!(t("max=100"), None);
+        assert_eq!(t("timeout=soon"), None);
+        assert_eq!(keep_alive_timeout(&head_with("X-Other", "timeout=5")), None);
+    }
+}

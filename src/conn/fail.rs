@@ -71,3 +71,22 @@ abort_from!(
     ReadingBody,
     Draining
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Phase;
+
+    #[test]
+    fn failures_are_classified_as_the_model_names_them() {
+        let eof = Error::new(Kind::ClosedBeforeResponse, Phase::ReadHead);
+        assert_eq!(Failure::of(&eof), Failure::PeerClose);
+        let short = Error::new(Kind::BodyIncomplete, Phase::ReadBody);
+        assert_eq!(Failure::of(&short), Failure::PeerClose);
+        let reset = Error::new(Kind::ClosedBeforeResponse, Phase::ReadHead)
+            .with_source(io::Error::from(io::ErrorKind::ConnectionReset));
+        assert_eq!(Failure::of(&reset), Failure::Reset);
+        let timeout = Error::new(Kind::ReadTimeout, Phase::ReadBody);
+        assert_eq!(Failure::of(&timeout), Failure::Error);
+    }
+}
