@@ -39,9 +39,14 @@ pub(super) trait Abort: Sized {
     /// Takes the failure's transition to `closed`.
     fn abort(self, failure: Failure) -> Gen<Closed>;
 
-    /// Closes on `err`, telling the recycler why; returns `err` unchanged.
+    /// The I/O part.
+    fn io(&self) -> &super::ConnIo;
+
+    /// Closes on `err`, telling the recycler why; returns `err` with the request's URL.
     fn close_on(self, err: Error) -> Error {
+        let err = self.io().with_url(err);
         let mut closed = self.abort(Failure::of(&err));
+        closed.inner.release_exchange();
         closed
             .inner
             .set_close_reason(CloseReason::Error(err.kind()));
@@ -52,6 +57,10 @@ pub(super) trait Abort: Sized {
 macro_rules! abort_from {
     ($($state:ty),*) => {$(
         impl Abort for Gen<$state> {
+            fn io(&self) -> &super::ConnIo {
+                &self.inner
+            }
+
             fn abort(self, failure: Failure) -> Gen<Closed> {
                 match failure {
                     Failure::PeerClose => self.on_peer_close(),
