@@ -60,7 +60,9 @@ pub(super) async fn read_head(io: &mut ConnIo, parser: &mut ResponseParser) -> R
             Ok(0) => return Err(parser.eof_error(&m.buf)),
             Ok(_) => {}
             Err(fail) => {
-                return Err(read_error(fail, Phase::ReadHead, || parser.eof_error(&m.buf)));
+                return Err(read_error(fail, Phase::ReadHead, || {
+                    parser.eof_error(&m.buf)
+                }));
             }
         }
     }
@@ -129,11 +131,10 @@ fn close_args(
     http10: bool,
     must_close: bool,
 ) -> (bool, bool, bool) {
-    let req_close = io
-        .m
-        .req
-        .as_ref()
-        .is_some_and(|r| r.headers().contains_token("connection", "close"));
+    let req_close =
+        io.m.req
+            .as_ref()
+            .is_some_and(|r| r.headers().contains_token("connection", "close"));
     let headers = head.headers();
     (
         must_close || req_close,

@@ -18,8 +18,8 @@ use bytes::BytesMut;
 use super::config::{ConnConfig, KEEP_ALIVE_MARGIN};
 use super::wire::Deadline;
 use super::{CloseReason, ExchangeGuard, Recycler, SendOptions};
-use crate::http::{BodyDecoder, RequestHead};
 use crate::http::Origin;
+use crate::http::{BodyDecoder, RequestHead};
 use crate::rt::net::{AsyncStream, TcpStream, UnixStream};
 
 /// The byte stream under a connection.
@@ -219,7 +219,10 @@ impl ConnIo {
     /// request budget is not spent and the server's keep-alive timeout has not (nearly) passed.
     pub(crate) fn is_reusable(&self) -> bool {
         let m = &self.m;
-        let budget = m.cfg.max_requests.map_or(true, |max| m.requests_served < max);
+        let budget = m
+            .cfg
+            .max_requests
+            .map_or(true, |max| m.requests_served < max);
         budget && !self.transport.peer_hung_up() && !self.server_timeout_near()
     }
 

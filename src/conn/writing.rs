@@ -234,6 +234,8 @@ pub(super) fn too_many_interims(mut closed: Gen<Closed>) -> Error {
     );
     let err = closed.inner.with_url(err);
     closed.inner.release_exchange();
-    closed.inner.set_close_reason(CloseReason::Error(err.kind()));
+    closed
+        .inner
+        .set_close_reason(CloseReason::Error(err.kind()));
     err
 }
