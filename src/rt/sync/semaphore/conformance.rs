@@ -228,8 +228,16 @@ fn conforms(permits: i32, events: Vec<Event>) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// 2,000 cases per property unless `PROPTEST_CASES` says otherwise (CI's valgrind pass does).
+fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    ProptestConfig::with_cases(cases.unwrap_or(2_000))
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2_000))]
+    #![proptest_config(config())]
 
     #[test]
     fn the_lock_conforms_on_legal_runs(run in strategy::legal_run(Model::new(1), 60)) {
