@@ -218,17 +218,31 @@ fn report(pin: Option<usize>) {
         pin.unwrap_or(0)
     );
     println!();
+    println!("rates: median of {ROUNDS} alternating runs; weir/tokio: median of per-round ratios");
+    println!(
+        "counts: (count at {N2} - count at {N1}) / {}, client process only",
+        N2 - N1
+    );
+    println!();
     println!("| conns | weir rt/s | tokio rt/s | weir/tokio | weir syscalls/rt | tokio syscalls/rt | weir instr/rt | tokio instr/rt |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     for conns in [1, 64] {
-        let count = if conns == 1 { 100_000 } else { 200_000 };
-        let mut best = [0f64; 2];
-        for _round in 0..3 {
-            for (k, client) in ["weir", "tokio"].iter().enumerate() {
-                let t = run_client(client, addr, conns, count);
-                best[k] = best[k].max(count as f64 / t.as_secs_f64());
+        // Short runs, alternating which client goes first, paired by round: a shared
+        // machine's load drifts, and a ratio of neighbours in time is what survives it.
+        let count = if conns == 1 { 20_000 } else { 40_000 };
+        let mut rates = [Vec::new(), Vec::new()];
+        let mut ratios = Vec::new();
+        for round in 0..ROUNDS {
+            let mut pair = [0f64; 2];
+            for k in [round % 2, 1 - round % 2] {
+                let t = run_client(["weir", "tokio"][k], addr, conns, count);
+                pair[k] = count as f64 / t.as_secs_f64();
+                rates[k].push(pair[k]);
             }
+            ratios.push(pair[0] / pair[1]);
         }
+        let best = [median(&mut rates[0]), median(&mut rates[1])];
+        let ratio = median(&mut ratios);
         let cpu = pin.unwrap_or(0);
         let sys: Vec<String> = ["weir", "tokio"]
             .iter()
@@ -240,17 +254,20 @@ fn report(pin: Option<usize>) {
             .collect();
         println!(
             "| {conns} | {:.0} | {:.0} | {:.2}x | {} | {} | {} | {} |",
-            best[0],
-            best[1],
-            best[0] / best[1],
-            sys[0],
-            sys[1],
-            ins[0],
-            ins[1]
+            best[0], best[1], ratio, sys[0], sys[1], ins[0], ins[1]
         );
     }
     let _ = server.kill();
     let _ = server.wait();
+}
+
+/// Paired rate rounds per row of the table.
+const ROUNDS: usize = 15;
+
+/// The median (sorts `v`).
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 /// Counts for N1 and N2 round trips, by difference.

@@ -95,8 +95,12 @@ mod tests {
     use super::*;
     use std::sync::Mutex;
 
+    /// The hook is process-global: tests that set it take turns.
+    static SERIAL: Mutex<()> = Mutex::new(());
+
     #[test]
     fn hook_sees_records_only_while_set() {
+        let _turn = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = seen.clone();
         let t = Transition {
@@ -107,7 +111,12 @@ mod tests {
             to: "waiting",
         };
         record(&t);
-        set_hook(move |t: &Transition<'_>| sink.lock().unwrap().push(t.to_string()));
+        let me = std::thread::current().id();
+        set_hook(move |t: &Transition<'_>| {
+            if std::thread::current().id() == me {
+                sink.lock().unwrap().push(t.to_string());
+            }
+        });
         record(&t);
         clear_hook();
         record(&t);

@@ -116,9 +116,14 @@ fn two_producers_three_items() {
     loom::model(|| wake_path(Injector::new(), &[2, 1]));
 }
 
+/// Four threads: the costliest model here (about 2 minutes at 3 preemptions on a loaded 2-core
+/// machine), so it is capped at 2 preemptions whatever `LOOM_MAX_PREEMPTIONS` says; the
+/// two-thread cases above carry the deeper search.
 #[test]
 fn three_producers_one_item_each() {
-    loom::model(|| wake_path(Injector::new(), &[1, 1, 1]));
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(builder.preemption_bound.map_or(2, |bound| bound.min(2)));
+    builder.check(|| wake_path(Injector::new(), &[1, 1, 1]));
 }
 
 /// A deliberately broken injector: it clears the flag *after* draining, so a push that lands
@@ -225,4 +230,71 @@ fn task_woken_from_two_threads_is_polled_again() {
 #[ignore = "deliberately broken; must fail"]
 fn clearing_scheduled_with_a_store_loses_wakeups() {
     loom::model(|| task_wake(Clear::Store, 1));
+}
+
+/// A task's waker as the executor builds it: the `scheduled` flag, then the injector and the
+/// eventfd of the loop the task lives on.
+struct TaskWaker {
+    scheduled: AtomicBool,
+    injector: Injector<()>,
+    efd: EventFd,
+}
+
+impl std::task::Wake for TaskWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        if !self.scheduled.swap(true, Ordering::AcqRel) && self.injector.push(()) {
+            self.efd.write();
+        }
+    }
+}
+
+/// The async lock's hand-off to a task on another loop: a foreign thread drops the permit,
+/// which grants it to the task queued on the modelled loop and wakes it through the injector.
+/// The task must be polled again and get the permit, with either way of clearing `scheduled`
+/// (the semaphore's mutex orders the grant before the poll that reads it).
+fn lock_wakes_a_task_on_another_loop(clear: Clear) {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Waker};
+    use weir::rt::sync::Semaphore;
+
+    let sem = std::sync::Arc::new(Semaphore::new(1));
+    let held = sem.clone().try_acquire_owned().unwrap();
+    let task = std::sync::Arc::new(TaskWaker {
+        scheduled: AtomicBool::new(true),
+        injector: Injector::new(),
+        efd: EventFd::default(),
+    });
+    let releaser = thread::spawn(move || drop(held));
+    let waker = Waker::from(task.clone());
+    let mut acquire = sem.clone().acquire_owned();
+    let mut ready = VecDeque::from([()]);
+    loop {
+        if ready.pop_front().is_some() {
+            match clear {
+                Clear::Swap => drop(task.scheduled.swap(false, Ordering::AcqRel)),
+                Clear::Store => task.scheduled.store(false, Ordering::Release),
+            }
+            let poll = Pin::new(&mut acquire).poll(&mut Context::from_waker(&waker));
+            if let Poll::Ready(permit) = poll {
+                drop(permit.unwrap());
+                break;
+            }
+            continue;
+        }
+        task.efd.read();
+        task.injector.drain_into(&mut ready);
+    }
+    releaser.join().unwrap();
+    assert_eq!(sem.available_permits(), 1);
+}
+
+#[test]
+fn lock_hand_off_wakes_a_task_on_another_loop() {
+    loom::model(|| lock_wakes_a_task_on_another_loop(Clear::Swap));
+}
+
+#[test]
+fn lock_hand_off_is_safe_even_with_a_store_clear() {
+    loom::model(|| lock_wakes_a_task_on_another_loop(Clear::Store));
 }

@@ -200,3 +200,28 @@ fn close_wakes_every_waiter() {
         waiters.into_iter().for_each(|t| t.join().unwrap());
     });
 }
+
+/// Two permits, three threads: never more than two holders, and everyone gets through.
+#[test]
+fn two_permits_three_threads() {
+    loom::model(|| {
+        let sem = Arc::new(Semaphore::new(2));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let work = |sem: Arc<Semaphore>, inside: Arc<AtomicUsize>| {
+            block_on(async move {
+                let _permit = sem.acquire_owned().await.unwrap();
+                assert!(inside.fetch_add(1, Ordering::SeqCst) < 2, "three holders");
+                inside.fetch_sub(1, Ordering::SeqCst);
+            })
+        };
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let (sem, inside) = (sem.clone(), inside.clone());
+                thread::spawn(move || work(sem, inside))
+            })
+            .collect();
+        work(sem.clone(), inside);
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        assert_eq!(sem.available_permits(), 2);
+    });
+}

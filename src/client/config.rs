@@ -264,11 +264,6 @@ impl ClientBuilder {
     pub fn build(self) -> Client {
         Client::from_config(self.config)
     }
-
-    /// The settings, for the blocking client which builds its `Client` on its own thread.
-    pub(crate) fn into_config(self) -> ClientConfig {
-        self.config
-    }
 }
 
 /// Per-request overrides of the client's timeouts. Unset fields keep the client's setting.

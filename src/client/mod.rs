@@ -1,11 +1,372 @@
 //! The pooled client.
+//!
+//! A [`Client`] sends requests over pooled keep-alive connections, one pool per event loop
+//! (the client is `!Send`: clone it freely within its thread, build one per thread for
+//! thread-per-core, or use [`crate::blocking::Client`] from plain threads).
+//!
+//! One request's path: wait (FIFO, bounded by the pool timeout) for a slot of its origin and
+//! of the pool → take the most recently used live idle connection, or connect (retrying
+//! failed connects per [`ClientBuilder::retries`]) → send → the response [`Body`] owns the
+//! connection; reading it to its end puts the connection back in the pool, dropping it early
+//! drains (bounded) or closes it. The pool's slot comes back in every case, including when the
+//! request future is dropped at any await point.
+//!
+//! A request that fails on a *reused* connection before any response byte arrived
+//! ([`Error::is_retry_safe`]) is sent once more on a new connection, when its method is
+//! idempotent (GET, HEAD, PUT, DELETE, OPTIONS, TRACE) and its body replayable (empty or in
+//! memory); a `POST` or a streamed body is never sent twice.
+//!
+//! An idle pooled connection costs about 400 bytes of heap (no read or write buffer:
+//! `tests/client_alloc.rs` counts it) and no timer: one reaper timer runs only while idle
+//! connections with an expiry exist.
+//!
+//! # Thread-per-core
+//!
+//! A `Client` belongs to the loop of the thread that uses it. To use every core, run one loop
+//! per thread, each with its own `Client` and so its own pool: nothing is shared, no lock is
+//! taken on the request path, and each connection stays on the epoll instance that made it.
+//! Limits then apply per thread (`max_connections_per_host(16)` on 4 threads allows 64
+//! connections to a host in all). `examples/thread_per_core.rs` is a complete program:
+//! `cargo run --release --example thread_per_core -- [URL] [REQUESTS_PER_THREAD] [THREADS]`.
+//! ```no_run
+//! let threads: Vec<_> = (0..4)
+//!     .map(|_| {
+//!         std::thread::spawn(|| {
+//!             let rt = weir::rt::Runtime::new()?;
+//!             rt.block_on(async {
+//!                 let client = weir::client::Client::new(); // this thread's pool
+//!                 let body = client.get("http://127.0.0.1:8080/").await?.into_body();
+//!                 body.bytes().await?;
+//!                 Ok::<_, weir::Error>(())
+//!             })?;
+//!             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+//!         })
+//!     })
+//!     .collect();
+//! for t in threads {
+//!     t.join().unwrap().unwrap();
+//! }
+//! ```
+//! Plain threads that should not run a loop themselves use [`crate::blocking::Client`]: one
+//! background loop shared by all of them.
+//!
+//! # Examples
+//! ```no_run
+//! weir::rt::block_on(async {
+//!     let client = weir::client::Client::new();
+//!     let resp = client.get("http://127.0.0.1:8080/").await?;
+//!     println!("{}", resp.status());
+//!     let text = resp.into_body().text().await?;
+//!     println!("{text}");
+//!     Ok::<(), weir::Error>(())
+//! })?;
+//! # Ok::<(), weir::Error>(())
+//! ```
 
+mod config;
 mod event;
-// Used by the Client, which lands with the connection layer (src/conn).
-#[allow(dead_code)]
 pub(crate) mod pool;
-#[allow(dead_code)]
+mod pooled;
 pub(crate) mod retry;
 
+use std::cell::Cell;
+use std::fmt;
+use std::rc::Rc;
+
+pub use config::{
+    ClientBuilder, RequestOptions, CONNECT_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS,
+    MAX_CONNECTIONS_PER_HOST, MAX_IDLE_PER_HOST, MAX_RETRY_BACKOFF, RETRY_BACKOFF,
+};
 pub use event::{ClientEvent, CloseReason};
 pub use pool::{PoolCounts, PoolStats};
+
+pub use crate::conn::Body;
+
+use config::{ClientConfig, Effective};
+use pool::{Checkout, Pool};
+use pooled::Pooled;
+
+use crate::conn::{state::Idle, ConnConfig, Connection, SendOptions};
+use crate::error::{Error, Kind, Phase, Result};
+use crate::http::{Origin, Request, Response};
+
+/// An HTTP/1.1 client with a connection pool. Cheap to clone (an `Rc`); lives on one thread.
+///
+/// See the [module docs](self) for what a request goes through, and [`ClientBuilder`] for the
+/// settings and their defaults.
+#[derive(Clone)]
+pub struct Client {
+    /// Settings and pool, shared by the clones.
+    inner: Rc<ClientInner>,
+}
+
+/// What the clones of a client share.
+struct ClientInner {
+    /// The settings.
+    config: ClientConfig,
+    /// The connection settings derived from them, shared by every connection.
+    conn_config: Rc<ConnConfig>,
+    /// The pool.
+    pool: Pool<Pooled>,
+}
+
+impl Default for Client {
+    fn default() -> Client {
+        Client::new()
+    }
+}
+
+impl Client {
+    /// A client with the default settings (see [`ClientBuilder`]).
+    pub fn new() -> Client {
+        ClientBuilder::new().build()
+    }
+
+    /// A builder to change the settings.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    pub(crate) fn from_config(config: ClientConfig) -> Client {
+        let conn_config = Rc::new(conn_config(&config, None));
+        let pool = Pool::new(config.pool.clone(), config.events.clone());
+        let inner = ClientInner {
+            config,
+            conn_config,
+            pool,
+        };
+        Client {
+            inner: Rc::new(inner),
+        }
+    }
+
+    /// Sends `req` and returns the response once its head arrived; read the body from it.
+    ///
+    /// # Errors
+    /// A [`Error`] with the URL and the phase: pool timeout, connect failure or timeout, write
+    /// or read failure or timeout, an invalid response.
+    ///
+    /// # Panics
+    /// Outside a running weir loop ([`crate::rt::block_on`]).
+    pub async fn send(&self, req: Request) -> Result<Response<Body>> {
+        self.send_with(req, RequestOptions::default()).await
+    }
+
+    /// [`send`](Self::send) with per-request timeouts overriding the client's.
+    pub async fn send_with(&self, req: Request, opts: RequestOptions) -> Result<Response<Body>> {
+        let eff = opts.resolve(&self.inner.config);
+        let Some(limit) = eff.timeout else {
+            return self.execute(req, &eff, &Cell::new(Phase::Pool)).await;
+        };
+        let url = req.url().to_string();
+        let phase = Cell::new(Phase::Pool);
+        match crate::rt::time::timeout(limit, self.execute(req, &eff, &phase)).await {
+            Ok(result) => result,
+            Err(_) => Err(whole_request_timeout(phase.get()).with_url(url)),
+        }
+    }
+
+    /// `GET url`.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send), and for a URL that does not parse.
+    pub async fn get(&self, url: &str) -> Result<Response<Body>> {
+        let req = Request::get(url).build()?;
+        self.send(req).await
+    }
+
+    /// How many connections are connecting, active and idle, and how many requests wait for
+    /// one: in total and per origin.
+    pub fn pool_stats(&self) -> PoolStats {
+        self.inner.pool.stats()
+    }
+
+    /// Closes every idle pooled connection now.
+    pub fn close_idle(&self) {
+        self.inner.pool.clear_idle();
+    }
+
+    /// The request loop: obtain a connection, send, retry a stale reused connection once.
+    async fn execute(
+        &self,
+        mut req: Request,
+        eff: &Effective,
+        phase: &Cell<Phase>,
+    ) -> Result<Response<Body>> {
+        let origin = req.url().origin().clone();
+        let mut fresh = false;
+        loop {
+            let (conn, reused) = self
+                .obtain(&origin, eff, fresh, phase)
+                .await
+                .map_err(|e| with_url_if_missing(e, &req))?;
+            // The connection layer knows whether it is writing or waiting; a whole-request
+            // timeout from here on is reported as waiting for the response.
+            phase.set(Phase::ReadHead);
+            let spare = if reused { retry::replay(&req) } else { None };
+            let err = match self.exchange(conn, req, eff).await {
+                Ok(resp) => return Ok(resp),
+                Err(err) => err,
+            };
+            match spare {
+                Some(again) if retry::stale_connection(&err) => {
+                    self.emit_retried(&origin, 2, err.kind());
+                    req = again;
+                    fresh = true;
+                }
+                _ => return Err(err),
+            }
+        }
+    }
+
+    /// A connection for `origin`: a live idle one (unless `fresh`), or a new one, retrying
+    /// failed connects. Returns whether it was reused.
+    async fn obtain(
+        &self,
+        origin: &Origin,
+        eff: &Effective,
+        fresh: bool,
+        phase: &Cell<Phase>,
+    ) -> Result<(Connection<Idle>, bool)> {
+        let mut failures = 0;
+        loop {
+            phase.set(Phase::Pool);
+            let checkout = self
+                .inner
+                .pool
+                .checkout(origin, eff.pool_timeout, fresh)
+                .await?;
+            let mut lease = match checkout {
+                Checkout::Reused(pooled, lease) => {
+                    self.emit_reused(origin, &pooled);
+                    return Ok((pooled.lend(lease), true));
+                }
+                Checkout::Connect(lease) => lease,
+            };
+            phase.set(Phase::Connect);
+            let err = match self.connect(origin, eff).await {
+                Ok(conn) => {
+                    lease.connected();
+                    self.emit_connected(origin, &conn);
+                    return Ok((Pooled::new(conn, lease).conn, false));
+                }
+                Err(err) => err,
+            };
+            lease.connect_failed();
+            if failures >= self.inner.config.retries || !err.is_retry_safe() {
+                return Err(err);
+            }
+            failures += 1;
+            self.emit_retried(origin, failures + 1, err.kind());
+            let pause = retry::backoff(self.inner.config.retry_backoff, failures);
+            crate::rt::time::sleep(pause).await;
+        }
+    }
+
+    /// Opens a connection with this request's connect timeout.
+    async fn connect(&self, origin: &Origin, eff: &Effective) -> Result<Connection<Idle>> {
+        let cfg = self.conn_config_for(eff);
+        crate::conn::connect_with(origin, cfg).await
+    }
+
+    /// Sends `req` on `conn` with this request's read and write timeouts.
+    async fn exchange(
+        &self,
+        conn: Connection<Idle>,
+        req: Request,
+        eff: &Effective,
+    ) -> Result<Response<Body>> {
+        let opts = SendOptions {
+            read_timeout: eff.read_timeout,
+            write_timeout: eff.write_timeout,
+        };
+        conn.send_with(req, opts).await
+    }
+
+    /// The client's shared connection settings, or a copy with this request's connect timeout.
+    fn conn_config_for(&self, eff: &Effective) -> Rc<ConnConfig> {
+        let shared = &self.inner.conn_config;
+        let same = shared.connect_timeout == eff.connect_timeout;
+        if same {
+            shared.clone()
+        } else {
+            Rc::new(conn_config(&self.inner.config, Some(eff)))
+        }
+    }
+
+    fn emit_connected(&self, origin: &Origin, conn: &Connection<Idle>) {
+        let addr = conn.peer_addr();
+        self.inner
+            .pool
+            .emit(&ClientEvent::Connected { origin, addr });
+    }
+
+    fn emit_reused(&self, origin: &Origin, pooled: &Pooled) {
+        let requests_served = pooled.conn.requests_served();
+        let event = ClientEvent::Reused {
+            origin,
+            requests_served,
+        };
+        self.inner.pool.emit(&event);
+    }
+
+    fn emit_retried(&self, origin: &Origin, attempt: u32, cause: Kind) {
+        let event = ClientEvent::Retried {
+            origin,
+            attempt,
+            cause,
+        };
+        self.inner.pool.emit(&event);
+    }
+}
+
+/// The connection settings of `config`, with a request's timeouts when given.
+fn conn_config(config: &ClientConfig, eff: Option<&Effective>) -> ConnConfig {
+    let (connect, read, write) = match eff {
+        Some(e) => (e.connect_timeout, e.read_timeout, e.write_timeout),
+        None => (
+            config.connect_timeout,
+            config.read_timeout,
+            config.write_timeout,
+        ),
+    };
+    ConnConfig {
+        limits: config.limits,
+        connect_timeout: connect,
+        read_timeout: read,
+        write_timeout: write,
+        max_requests: config.pool.max_requests_per_connection,
+        nodelay: config.nodelay,
+        tcp_keepalive: config.tcp_keepalive,
+        send_buffer_size: config.send_buffer_size,
+        recv_buffer_size: config.recv_buffer_size,
+        ..ConnConfig::default()
+    }
+}
+
+/// The error of a whole-request timeout: the timeout kind of the phase it interrupted.
+fn whole_request_timeout(phase: Phase) -> Error {
+    let kind = match phase {
+        Phase::Pool => Kind::PoolTimeout,
+        Phase::Connect => Kind::ConnectTimeout,
+        _ => Kind::ReadTimeout,
+    };
+    Error::new(kind, phase)
+}
+
+/// Attaches the request's URL to errors from the pool (which knows only the origin).
+fn with_url_if_missing(err: Error, req: &Request) -> Error {
+    match err.url() {
+        Some(_) => err,
+        None => err.with_url(req.url()),
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("config", &self.inner.config)
+            .field("pool", &self.inner.pool)
+            .finish()
+    }
+}

@@ -35,6 +35,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::future::Future;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,6 +62,13 @@ pub(crate) trait Poolable: 'static {
     fn requests_served(&self) -> u64;
     /// The server's `Keep-Alive: timeout=N`, if it sent one.
     fn keep_alive_hint(&self) -> Option<Duration>;
+    /// Closes the connection because the pool no longer wants it.
+    fn retire(self, reason: CloseReason)
+    where
+        Self: Sized,
+    {
+        let _ = reason;
+    }
 }
 
 /// The pool's limits.
@@ -157,6 +165,8 @@ struct Inner<C> {
     loop_id: Cell<Option<usize>>,
     /// Where events go.
     events: Option<EventSink>,
+    /// The next checkout's number (names requests in traces).
+    next_serial: Cell<u64>,
 }
 
 /// One origin's entry.
@@ -200,6 +210,36 @@ pub(crate) struct Lease<C: Poolable> {
     stage: Stage,
     /// The origin's permit then the pool's; `None` only during `Drop`.
     permits: Option<(OwnedPermit, OwnedPermit)>,
+    /// The checkout's number, for traces.
+    serial: u64,
+    /// Whether its end was reported (connect failed, checked in, closed); a lease dropped
+    /// unsettled was cancelled.
+    settled: bool,
+}
+
+/// How a checkout got its permits.
+#[derive(Clone, Copy, Debug)]
+struct Grant {
+    /// Never reuse an idle connection: connect.
+    fresh: bool,
+    /// It queued before getting them.
+    waited: bool,
+    /// The checkout's number.
+    serial: u64,
+}
+
+/// Reports a pool transition to [`crate::trace`] (one relaxed load when tracing is off).
+/// Request events carry `[request, host]`, host events `[host]`; a host is named by its port.
+fn trace_event(event: &'static str, args: &[i32]) {
+    if crate::trace::enabled() {
+        crate::trace::record(&crate::trace::Transition {
+            machine: "pool",
+            from: "open",
+            event,
+            args,
+            to: "open",
+        });
+    }
 }
 
 impl<C: Poolable> Pool<C> {
@@ -214,15 +254,11 @@ impl<C: Poolable> Pool<C> {
             reaper: RefCell::new(None),
             loop_id: Cell::new(None),
             events,
+            next_serial: Cell::new(0),
         };
         Pool {
             inner: Rc::new(inner),
         }
-    }
-
-    /// The limits.
-    pub(crate) fn config(&self) -> &PoolConfig {
-        &self.inner.config
     }
 
     /// Waits (FIFO, at most `timeout`) for a slot for `origin`, then hands out the most
@@ -232,21 +268,28 @@ impl<C: Poolable> Pool<C> {
     ///
     /// # Panics
     /// Outside a running weir loop.
+    /// With `fresh`, idle connections are not reused: the lease is always to connect (one idle
+    /// connection of the origin is closed if the origin is at its limit).
     pub(crate) async fn checkout(
         &self,
         origin: &Origin,
         timeout: Option<Duration>,
+        fresh: bool,
     ) -> Result<Checkout<C>> {
         self.inner.forget_other_loops();
         let host = self.inner.host(origin);
-        let permits = match timeout {
-            None => self.inner.acquire(&host).await?,
-            Some(t) => match crate::rt::time::timeout(t, self.inner.acquire(&host)).await {
-                Ok(permits) => permits?,
-                Err(_) => return Err(Error::new(Kind::PoolTimeout, Phase::Pool)),
+        let serial = self.inner.next_serial();
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let (permits, waited) = self.inner.acquire(&host, serial, deadline).await?;
+        Ok(self.inner.lease(
+            host,
+            permits,
+            Grant {
+                fresh,
+                waited,
+                serial,
             },
-        };
-        Ok(self.inner.lease(host, permits))
+        ))
     }
 
     /// The current counts.
@@ -286,26 +329,39 @@ impl<C: Poolable> Inner<C> {
         host
     }
 
-    /// Takes the origin's permit, then the pool's, waiting in line for each; counted as a
-    /// waiter only while queued.
-    async fn acquire(self: &Rc<Self>, host: &Rc<Host<C>>) -> Result<(OwnedPermit, OwnedPermit)> {
+    /// Takes the origin's permit, then the pool's, waiting in line for each (until `deadline`);
+    /// counted as a waiter only while queued. Also returns whether it had to wait.
+    async fn acquire(
+        self: &Rc<Self>,
+        host: &Rc<Host<C>>,
+        serial: u64,
+        deadline: Option<Instant>,
+    ) -> Result<((OwnedPermit, OwnedPermit), bool)> {
         let mut waiting = None;
         let host_permit = match host.permits.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
-                waiting = Some(Waiting::new(self, host));
-                permit_or_error(host.permits.clone().acquire_owned().await)?
+                let w = waiting.insert(Waiting::new(self, host, serial));
+                w.wait(host.permits.clone().acquire_owned(), deadline)
+                    .await?
             }
         };
         let total_permit = match self.total_permits.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
-                waiting.get_or_insert_with(|| Waiting::new(self, host));
-                permit_or_error(self.total_permits.clone().acquire_owned().await)?
+                let w = waiting.get_or_insert_with(|| Waiting::new(self, host, serial));
+                w.wait(self.total_permits.clone().acquire_owned(), deadline)
+                    .await?
             }
         };
-        drop(waiting);
-        Ok((host_permit, total_permit))
+        let waited = waiting.map(Waiting::granted).is_some();
+        Ok(((host_permit, total_permit), waited))
+    }
+
+    fn next_serial(&self) -> u64 {
+        let n = self.next_serial.get();
+        self.next_serial.set(n.wrapping_add(1));
+        n
     }
 
     /// With both permits in hand: the freshest live idle connection, or a lease to connect.
@@ -313,22 +369,42 @@ impl<C: Poolable> Inner<C> {
         self: &Rc<Self>,
         host: Rc<Host<C>>,
         permits: (OwnedPermit, OwnedPermit),
+        grant: Grant,
     ) -> Checkout<C> {
         let now = Instant::now();
+        // The model calls a checkout that had to queue, then got its slot, `serve`.
+        let event = if grant.waited { "serve" } else { "checkout" };
+        if grant.fresh {
+            self.make_room_on_host(&host);
+        } else if let Some(conn) = self.take_idle(&host, now) {
+            let lease = self.new_lease(host, Stage::Active, permits, grant.serial);
+            lease.trace(event);
+            return Checkout::Reused(conn, lease);
+        }
+        let evicted = self.make_room();
+        let lease = self.new_lease(host, Stage::Connecting, permits, grant.serial);
+        if evicted && !grant.waited {
+            // The model queues a checkout that finds the pool full, then serves it by closing
+            // another host's idle connection; here both happen at once.
+            lease.trace("checkout");
+            lease.trace("serve");
+        } else {
+            lease.trace(event);
+        }
+        Checkout::Connect(lease)
+    }
+
+    /// Pops the freshest live idle connection of `host`, closing dead or expired ones on the way.
+    fn take_idle(&self, host: &Host<C>, now: Instant) -> Option<C> {
         loop {
             let popped = host.idle.borrow_mut().pop_back();
-            let Some(idle) = popped else { break };
-            self.count(&host, |c| c.idle -= 1);
+            let idle = popped?;
+            self.count(host, |c| c.idle -= 1);
             match self.idle_verdict(&idle, now) {
-                None => {
-                    let lease = self.new_lease(host, Stage::Active, permits);
-                    return Checkout::Reused(idle.conn, lease);
-                }
-                Some(reason) => self.close(&host.origin, idle.conn, reason),
+                None => return Some(idle.conn),
+                Some(reason) => self.close_idle(host, idle.conn, reason),
             }
         }
-        self.make_room();
-        Checkout::Connect(self.new_lease(host, Stage::Connecting, permits))
     }
 
     /// Why an idle connection must not be used, or `None` if it may.
@@ -342,19 +418,33 @@ impl<C: Poolable> Inner<C> {
         None
     }
 
-    /// Closes the least recently used idle connection of any origin while the pool is full.
-    fn make_room(&self) {
+    /// Closes the least recently used idle connections of `host` while it is at its limit.
+    fn make_room_on_host(&self, host: &Host<C>) {
+        while host.counts.get().connections() >= self.config.max_connections_per_host {
+            let popped = host.idle.borrow_mut().pop_front();
+            let Some(idle) = popped else { return };
+            self.count(host, |c| c.idle -= 1);
+            self.close_idle(host, idle.conn, CloseReason::Evicted);
+        }
+    }
+
+    /// Closes the least recently used idle connection of any origin while the pool is full;
+    /// whether it closed any.
+    fn make_room(&self) -> bool {
+        let mut evicted = false;
         while self.totals.get().connections() >= self.config.max_connections {
             let Some(host) = self.oldest_idle_host() else {
-                return;
+                break;
             };
             let popped = host.idle.borrow_mut().pop_front();
             if let Some(idle) = popped {
                 self.count(&host, |c| c.idle -= 1);
                 self.close(&host.origin, idle.conn, CloseReason::Evicted);
+                evicted = true;
             }
             self.forget_if_unused(&host);
         }
+        evicted
     }
 
     /// The origin whose least recently used idle connection is the oldest.
@@ -372,6 +462,7 @@ impl<C: Poolable> Inner<C> {
         host: Rc<Host<C>>,
         stage: Stage,
         permits: (OwnedPermit, OwnedPermit),
+        serial: u64,
     ) -> Lease<C> {
         self.count(&host, |c| *c.stage_mut(stage) += 1);
         Lease {
@@ -379,6 +470,8 @@ impl<C: Poolable> Inner<C> {
             host,
             stage,
             permits: Some(permits),
+            serial,
+            settled: false,
         }
     }
 
@@ -392,21 +485,26 @@ impl<C: Poolable> Inner<C> {
         self.totals.set(t);
     }
 
-    /// Puts a connection whose exchange finished cleanly back on its idle stack, or closes it.
-    fn checkin(self: &Rc<Self>, host: &Rc<Host<C>>, conn: C) {
+    /// Puts a connection whose exchange finished cleanly back on its idle stack, or closes it
+    /// (the model's `checkin` or `discard` of request `serial`).
+    fn checkin(self: &Rc<Self>, host: &Rc<Host<C>>, conn: C, serial: u64) {
         let now = Instant::now();
-        if let Some(reason) = self.checkin_verdict(&conn) {
+        let args = [serial as i32, host.trace_id()];
+        let reason = match (self.checkin_verdict(&conn), self.expiry(&conn, now)) {
+            (Some(reason), _) => Some(reason),
+            (None, None) => Some(CloseReason::IdleTimeout),
+            (None, Some(_)) if self.config.max_idle_per_host == 0 => Some(CloseReason::IdleLimit),
+            (None, Some(_)) => None,
+        };
+        if let Some(reason) = reason {
+            trace_event("discard", &args);
             return self.close(&host.origin, conn, reason);
         }
-        let Some(expires) = self.expiry(&conn, now) else {
-            return self.close(&host.origin, conn, CloseReason::IdleTimeout);
-        };
-        if self.config.max_idle_per_host == 0 {
-            return self.close(&host.origin, conn, CloseReason::IdleLimit);
-        }
+        let expires = self.expiry(&conn, now).flatten();
+        trace_event("checkin", &args);
         let evicted = self.push_idle(host, conn, now, expires);
         if let Some(old) = evicted {
-            self.close(&host.origin, old, CloseReason::IdleLimit);
+            self.close_idle(host, old, CloseReason::IdleLimit);
         }
         if let Some(expires) = expires {
             self.arm_reaper(expires);
@@ -490,7 +588,7 @@ impl<C: Poolable> Inner<C> {
         for host in hosts {
             let dead = self.sweep_host(&host, now);
             for (conn, reason) in dead {
-                self.close(&host.origin, conn, reason);
+                self.close_idle(&host, conn, reason);
             }
             let earliest = host.idle.borrow().iter().filter_map(|i| i.expires).min();
             next = match (next, earliest) {
@@ -525,8 +623,19 @@ impl<C: Poolable> Inner<C> {
 
     /// Drops `conn` and reports why.
     fn close(&self, origin: &Origin, conn: C, reason: CloseReason) {
-        drop(conn);
+        conn.retire(reason);
         self.emit(&ClientEvent::Closed { origin, reason });
+    }
+
+    /// Closes an idle connection already taken off its stack, reporting the model event:
+    /// `evict` when found dead, `expire` otherwise.
+    fn close_idle(&self, host: &Host<C>, conn: C, reason: CloseReason) {
+        let event = match reason {
+            CloseReason::PeerClosed => "evict",
+            _ => "expire",
+        };
+        trace_event(event, &[host.trace_id()]);
+        self.close(&host.origin, conn, reason);
     }
 
     fn emit(&self, event: &ClientEvent<'_>) {
@@ -542,7 +651,7 @@ impl<C: Poolable> Inner<C> {
             let idle = std::mem::take(&mut *host.idle.borrow_mut());
             self.count(&host, |c| c.idle -= idle.len());
             for i in idle {
-                self.close(&host.origin, i.conn, reason);
+                self.close_idle(&host, i.conn, reason);
             }
             self.forget_if_unused(&host);
         }
@@ -573,6 +682,16 @@ impl<C: Poolable> Inner<C> {
             && host.permits.available_permits() == self.config.max_connections_per_host.max(1);
         if unused {
             self.hosts.borrow_mut().remove(&host.origin);
+        }
+    }
+}
+
+impl<C> Host<C> {
+    /// The host's name in traces: its port (0 for Unix sockets).
+    fn trace_id(&self) -> i32 {
+        match &self.origin {
+            Origin::Tcp { port, .. } => i32::from(*port),
+            Origin::Unix { .. } => 0,
         }
     }
 }
@@ -618,26 +737,61 @@ impl PoolCounts {
     }
 }
 
-/// Counts one checkout as waiting while it is queued on a semaphore; `Drop` uncounts it.
+/// Counts one checkout as waiting while it is queued on a semaphore; `Drop` uncounts it and,
+/// unless it was granted or timed out, reports the cancellation.
 struct Waiting<C: Poolable> {
     /// The pool.
     pool: Rc<Inner<C>>,
     /// The origin's entry.
     host: Rc<Host<C>>,
+    /// The checkout's number.
+    serial: u64,
+    /// Whether the wait ended with permits or a timeout (so `Drop` is no cancellation).
+    settled: Cell<bool>,
 }
 
 impl<C: Poolable> Waiting<C> {
-    fn new(pool: &Rc<Inner<C>>, host: &Rc<Host<C>>) -> Waiting<C> {
+    fn new(pool: &Rc<Inner<C>>, host: &Rc<Host<C>>, serial: u64) -> Waiting<C> {
         pool.count(host, |c| c.waiters += 1);
+        trace_event("checkout", &[serial as i32, host.trace_id()]);
         Waiting {
             pool: pool.clone(),
             host: host.clone(),
+            serial,
+            settled: Cell::new(false),
         }
+    }
+
+    /// Awaits one permit, until `deadline`.
+    async fn wait<F>(&self, acquire: F, deadline: Option<Instant>) -> Result<OwnedPermit>
+    where
+        F: Future<Output = std::result::Result<OwnedPermit, crate::rt::sync::Closed>>,
+    {
+        let Some(deadline) = deadline else {
+            return permit_or_error(acquire.await);
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        match crate::rt::time::timeout(left, acquire).await {
+            Ok(permit) => permit_or_error(permit),
+            Err(_) => {
+                self.settled.set(true);
+                trace_event("timeout", &[self.serial as i32, self.host.trace_id()]);
+                Err(Error::new(Kind::PoolTimeout, Phase::Pool))
+            }
+        }
+    }
+
+    /// The wait is over: the checkout has its permits.
+    fn granted(self) {
+        self.settled.set(true);
     }
 }
 
 impl<C: Poolable> Drop for Waiting<C> {
     fn drop(&mut self) {
+        if !self.settled.get() {
+            trace_event("cancel", &[self.serial as i32, self.host.trace_id()]);
+        }
         self.pool.count(&self.host, |c| c.waiters -= 1);
         self.pool.forget_if_unused(&self.host);
     }
@@ -651,11 +805,6 @@ fn permit_or_error(
 }
 
 impl<C: Poolable> Lease<C> {
-    /// The origin this lease is for.
-    pub(crate) fn origin(&self) -> &Origin {
-        &self.host.origin
-    }
-
     /// The connection is established: connecting becomes active.
     pub(crate) fn connected(&mut self) {
         if self.stage == Stage::Connecting {
@@ -664,20 +813,30 @@ impl<C: Poolable> Lease<C> {
                 c.active += 1;
             });
             self.stage = Stage::Active;
+            self.trace("connected");
         }
+    }
+
+    /// The connect failed: the slot is released.
+    pub(crate) fn connect_failed(mut self) {
+        self.settled = true;
+        self.trace("connect_failed");
     }
 
     /// The exchange finished cleanly: the connection goes idle (or is closed if it must not),
     /// and the slot is released to the next waiter.
-    pub(crate) fn checkin(self, conn: C) {
+    pub(crate) fn checkin(mut self, conn: C) {
+        self.settled = true;
         let pool = self.pool.clone();
         let host = self.host.clone();
-        pool.checkin(&host, conn);
+        pool.checkin(&host, conn, self.serial);
         drop(self);
     }
 
     /// Reports that the connection closed, for `reason`; the slot is released.
-    pub(crate) fn closed(self, reason: CloseReason) {
+    pub(crate) fn closed(mut self, reason: CloseReason) {
+        self.settled = true;
+        self.trace("discard");
         let pool = self.pool.clone();
         let host = self.host.clone();
         drop(self);
@@ -686,10 +845,18 @@ impl<C: Poolable> Lease<C> {
             reason,
         });
     }
+
+    /// Reports `event` of this request to the trace hook.
+    fn trace(&self, event: &'static str) {
+        trace_event(event, &[self.serial as i32, self.host.trace_id()]);
+    }
 }
 
 impl<C: Poolable> Drop for Lease<C> {
     fn drop(&mut self) {
+        if !self.settled {
+            self.trace("cancel");
+        }
         let stage = self.stage;
         self.pool.count(&self.host, |c| *c.stage_mut(stage) -= 1);
         drop(self.permits.take());
@@ -787,7 +954,7 @@ mod tests {
     }
 
     async fn connect(pool: &Pool<Fake>, o: &Origin) -> Lease<Fake> {
-        match pool.checkout(o, None).await {
+        match pool.checkout(o, None, false).await {
             Ok(Checkout::Connect(mut lease)) => {
                 lease.connected();
                 lease
@@ -798,7 +965,7 @@ mod tests {
     }
 
     async fn reuse(pool: &Pool<Fake>, o: &Origin) -> (Fake, Lease<Fake>) {
-        match pool.checkout(o, None).await {
+        match pool.checkout(o, None, false).await {
             Ok(Checkout::Reused(c, lease)) => (c, lease),
             Ok(Checkout::Connect(_)) => panic!("expected a reused connection"),
             Err(e) => panic!("checkout failed: {e}"),
@@ -841,8 +1008,8 @@ mod tests {
             let (pool, _) = pool(config(10, 1));
             let o = origin(1);
             let held = connect(&pool, &o).await;
-            let mut first = Box::pin(pool.checkout(&o, None));
-            let mut second = Box::pin(pool.checkout(&o, None));
+            let mut first = Box::pin(pool.checkout(&o, None, false));
+            let mut second = Box::pin(pool.checkout(&o, None, false));
             assert!(poll_once(&mut first).await.is_pending());
             assert!(poll_once(&mut second).await.is_pending());
             assert_eq!(pool.stats().host(&o).waiters, 2);
@@ -870,8 +1037,8 @@ mod tests {
             let (pool, _) = pool(config(10, 1));
             let o = origin(1);
             let held = connect(&pool, &o).await;
-            let mut first = Box::pin(pool.checkout(&o, None));
-            let mut second = Box::pin(pool.checkout(&o, None));
+            let mut first = Box::pin(pool.checkout(&o, None, false));
+            let mut second = Box::pin(pool.checkout(&o, None, false));
             assert!(poll_once(&mut first).await.is_pending());
             assert!(poll_once(&mut second).await.is_pending());
             drop(held); // grants the permit to `first`
@@ -897,7 +1064,7 @@ mod tests {
             let o = origin(1);
             let _held = connect(&pool, &o).await;
             let err = pool
-                .checkout(&o, Some(Duration::from_millis(20)))
+                .checkout(&o, Some(Duration::from_millis(20)), false)
                 .await
                 .err();
             assert_eq!(err.map(|e| e.kind()), Some(Kind::PoolTimeout));
@@ -917,7 +1084,7 @@ mod tests {
             let (pool, _) = pool(config(1, 1));
             let (a, b) = (origin(1), origin(2));
             let held = connect(&pool, &a).await;
-            let mut other = Box::pin(pool.checkout(&b, None));
+            let mut other = Box::pin(pool.checkout(&b, None, false));
             assert!(poll_once(&mut other).await.is_pending());
             assert_eq!(pool.stats().total.waiters, 1);
             drop(held);

@@ -14,7 +14,9 @@ use std::time::Duration;
 /// The longest pause between connect retries, whatever the doubling says.
 pub const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(2);
 use crate::error::Error;
-use crate::http::{Body, Request};
+#[cfg(test)]
+use crate::http::Body;
+use crate::http::Request;
 
 /// A copy of `req` to send again after a stale-connection failure, or `None` when sending it
 /// twice is not safe.
@@ -22,12 +24,7 @@ pub(crate) fn replay(req: &Request) -> Option<Request> {
     if !req.method().is_idempotent() {
         return None;
     }
-    let body = match req.body() {
-        Body::Empty => Body::Empty,
-        Body::Bytes(b) => Body::Bytes(b.clone()),
-        _ => return None,
-    };
-    Some(Request::from_parts(req.request_head().clone(), body))
+    req.try_clone()
 }
 
 /// Whether `err`, from an attempt on a reused connection, allows one more attempt.

@@ -36,13 +36,13 @@ pub const HOLDING: i32 = 3;
 pub const IDLE: i32 = 0;
 
 /// Model constant `PAIRS`.
-pub const PAIRS: i32 = 9;
+pub const PAIRS: i32 = 16;
 
 /// Model constant `QUEUED`.
 pub const QUEUED: i32 = 1;
 
 /// Model constant `TASKS`.
-pub const TASKS: i32 = 3;
+pub const TASKS: i32 = 4;
 
 /// The control states.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -39,6 +39,9 @@ pub const HOSTS: i32 = 2;
 /// Model constant `IDLE`.
 pub const IDLE: i32 = 0;
 
+/// Model constant `PAIRS`.
+pub const PAIRS: i32 = 25;
+
 /// Model constant `REQS`.
 pub const REQS: i32 = 5;
 

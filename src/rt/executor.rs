@@ -275,7 +275,7 @@ impl Runtime {
                     self.core.run_task(token);
                     continue;
                 }
-                main.scheduled.store(false, Ordering::Release);
+                main.scheduled.swap(false, Ordering::AcqRel);
                 if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
                     return out;
                 }
@@ -329,7 +329,7 @@ impl Core {
             let Some(task) = tasks.get(token) else {
                 return; // finished or aborted since it was queued
             };
-            task.header.scheduled.store(false, Ordering::Release);
+            task.header.scheduled.swap(false, Ordering::AcqRel);
             let aborted = task.header.aborted.load(Ordering::Acquire);
             (task.future.take(), task.waker.take(), aborted)
         };
@@ -429,7 +429,8 @@ impl Drop for Runtime {
 /// Spawns `future` onto this thread's running loop; it runs concurrently with the caller.
 ///
 /// The future need not be `Send`. Awaiting the returned [`JoinHandle`] gives its output;
-/// dropping the handle detaches the task.
+/// dropping the handle detaches the task. A panic inside the task is not caught: it unwinds
+/// out of the `block_on` that polled it (one thread, one loop).
 ///
 /// # Panics
 /// Outside a running [`Runtime::block_on`].

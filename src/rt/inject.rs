@@ -12,6 +12,7 @@
 //!   push's `true`, whose signal covers both) and signals: no item is left queued with the loop
 //!   asleep. `tests/loom_inject.rs` checks this under every interleaving loom explores.
 //! - No item is lost or duplicated: the queue is only touched under its mutex.
+
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::PoisonError;

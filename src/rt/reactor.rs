@@ -41,6 +41,47 @@ use crate::sys::epoll::{self, Epoll, Events};
 use crate::generated::waiter::{self as machine, Illegal};
 pub(crate) use machine::{Event, State};
 
+/// `NO_OP[state][event][hup]`: the generated transition leaves the slot as it is, with no
+/// effect. Computed from `machine::transition` at compile time, so skipping the call for
+/// these is exactly the machine (the hot path meets `Poll` on `Ready` and `Readiness` on
+/// `Ready` every round trip).
+const NO_OP: [[[bool; 2]; 6]; 4] = {
+    let states = [State::Empty, State::Waiting, State::Ready, State::Closed];
+    let events = [
+        Event::Poll,
+        Event::Clear,
+        Event::Readiness,
+        Event::HangUp,
+        Event::Close,
+        Event::Drop,
+    ];
+    let mut table = [[[false; 2]; 6]; 4];
+    let mut s = 0;
+    while s < 4 {
+        let mut e = 0;
+        while e < 6 {
+            let mut h = 0;
+            while h < 2 {
+                let hup = h == 1;
+                table[s][e][h] = match machine::transition(states[s], events[e], hup) {
+                    Ok(step) => {
+                        step.state as usize == states[s] as usize
+                            && step.hup == hup
+                            && !step.store
+                            && !step.wake
+                            && !step.remove
+                    }
+                    Err(_) => false,
+                };
+                h += 1;
+            }
+            e += 1;
+        }
+        s += 1;
+    }
+    table
+};
+
 /// Index of the read slot.
 pub(crate) const READ: usize = 0;
 /// Index of the write slot.
@@ -83,6 +124,12 @@ impl Slot {
         event: Event,
         cx: Option<&Context<'_>>,
     ) -> Result<Option<Waker>, Illegal> {
+        if NO_OP[self.state as usize][event as usize][self.hup as usize] {
+            if crate::trace::enabled() {
+                self.trace(event, self.state);
+            }
+            return Ok(None);
+        }
         let step = machine::transition(self.state, event, self.hup)?;
         if crate::trace::enabled() {
             self.trace(event, step.state);

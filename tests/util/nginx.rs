@@ -80,6 +80,9 @@ pub struct NginxBuilder {
     keepalive_requests: u32,
     /// `keepalive_timeout` in seconds (0 disables keep-alive).
     keepalive_timeout_secs: u32,
+    /// `sendfile`: on, a small file's head and body leave in two writes (writev + sendfile);
+    /// off, in one (what request-cost benches want).
+    sendfile: bool,
 }
 
 impl Default for NginxBuilder {
@@ -87,6 +90,7 @@ impl Default for NginxBuilder {
         NginxBuilder {
             keepalive_requests: 1000,
             keepalive_timeout_secs: 75,
+            sendfile: true,
         }
     }
 }
@@ -102,6 +106,13 @@ impl NginxBuilder {
     /// Seconds an idle keep-alive connection stays open (0: every response closes).
     pub fn keepalive_timeout_secs(mut self, secs: u32) -> Self {
         self.keepalive_timeout_secs = secs;
+        self
+    }
+
+    /// `sendfile on|off` (default on). Off sends a small response's head and body in one
+    /// write, so a client needs one read per response.
+    pub fn sendfile(mut self, on: bool) -> Self {
+        self.sendfile = on;
         self
     }
 
@@ -153,7 +164,7 @@ http {{
     scgi_temp_path {d}/tmp/scgi;
     types {{ text/plain txt; application/octet-stream bin; }}
     default_type application/octet-stream;
-    sendfile on;
+    sendfile {sendfile};
     tcp_nopush on;
     gzip off;
     keepalive_requests {kr};
@@ -178,6 +189,7 @@ http {{
 "#,
             kr = self.keepalive_requests,
             kt = self.keepalive_timeout_secs,
+            sendfile = if self.sendfile { "on" } else { "off" },
             upload = UPLOAD_PATH,
         )
     }

@@ -137,7 +137,7 @@ fn eval(e: &Expr, env: &BTreeMap<String, Val>) -> Result<Val, String> {
         },
         Expr::Binary(op, a, b) => {
             let (a, b) = (eval(a, env)?, eval(b, env)?);
-            match (op.as_ref(), a, b) {
+            match (*op, a, b) {
                 ("&&", B(x), B(y)) => B(x && y),
                 ("||", B(x), B(y)) => B(x || y),
                 ("==", x, y) => B(x == y),

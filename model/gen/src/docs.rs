@@ -110,16 +110,9 @@ fn machine(m: &Machine, o: &mut String) {
             if v.param {
                 kind.push_str(&format!(" (parameter; proofs: {})", v.proof.unwrap_or(0)));
             }
-            let init = if v.param {
-                v.name.clone()
-            } else {
-                format!("{:?}", ()).replace("()", "")
-            };
-            let init = if v.param { init } else { String::new() };
-            let _ = init;
             let _ = writeln!(
                 o,
-                "| `{}`{kind} | {} | {} | {} |",
+                "| `{}`{kind} | `{}` | {} | {} |",
                 v.name,
                 ty(m, &v.ty, v.len.as_ref()),
                 initial(m, v),

@@ -213,3 +213,111 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TINY: &str = r#"
+[machine]
+name = "tiny"
+title = "Tiny"
+doc = "A test machine."
+initial = "a"
+typestate = true
+
+[[state]]
+name = "a"
+[[state]]
+name = "b"
+
+[[var]]
+name = "x"
+type = "bool"
+[[var]]
+name = "g"
+type = "bool"
+ghost = true
+
+[[event]]
+name = "go"
+args = [{ name = "flag", type = "bool" }]
+
+[[transition]]
+from = "a"
+event = "go"
+to = "b"
+guard = "flag"
+
+[[transition]]
+from = "a"
+event = "go"
+to = "a"
+guard = "!flag"
+do = ["g = true"]
+"#;
+
+    fn root() -> PathBuf {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+    }
+
+    #[test]
+    fn tiny_machine_generates_everything() {
+        let m = model::load(TINY).unwrap();
+        assert!(rust::emit(&m)
+            .unwrap()
+            .contains("pub fn on_go(self, flag: bool) -> Go<T>"));
+        let p = pml::emit(&m).unwrap();
+        assert!(p.contains("(state == S_a && 1) -> state = S_b"), "{p}");
+        assert!(p.contains("v_g = true; state = S_a"), "{p}");
+    }
+
+    #[test]
+    fn typestate_guards_must_be_exhaustive_and_exclusive() {
+        let overlapping = TINY.replace("guard = \"!flag\"", "guard = \"flag || x\"");
+        let err = model::load(&overlapping).unwrap_err();
+        assert!(err.contains("transitions enabled"), "{err}");
+        let partial = TINY.replace("guard = \"!flag\"", "guard = \"!flag && x\"");
+        assert!(model::load(&partial)
+            .unwrap_err()
+            .contains("0 transitions enabled"));
+    }
+
+    #[test]
+    fn ghosts_never_steer() {
+        let bad = TINY.replace("guard = \"flag\"", "guard = \"flag && !g\"");
+        assert!(model::load(&bad).unwrap_err().contains("ghost"));
+        let bad = TINY.replace("do = [\"g = true\"]", "do = [\"x = g\"]");
+        assert!(model::load(&bad).unwrap_err().contains("ghost"));
+    }
+
+    #[test]
+    fn unknown_names_are_refused() {
+        let bad = TINY.replace("guard = \"flag\"", "guard = \"flg\"");
+        assert!(model::load(&bad)
+            .unwrap_err()
+            .contains("unknown name `flg`"));
+    }
+
+    #[test]
+    fn the_committed_models_load_and_generate() {
+        let out = outputs(&root()).unwrap();
+        assert!(out
+            .iter()
+            .any(|(p, _)| p.ends_with("src/generated/waiter.rs")));
+        assert!(out
+            .iter()
+            .any(|(p, t)| p.ends_with("docs/model.md") && t.contains("stateDiagram-v2")));
+    }
+
+    #[test]
+    fn a_mutant_whose_text_is_gone_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("weir-model-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mt = dir.join("m.toml");
+        std::fs::write(&mt, "machine = \"waiter\"\nproperty = \"waker_accounted\"\ndoc = \"x\"\n[[edit]]\nfind = \"no such text\"\nreplace = \"y\"\n").unwrap();
+        let err = mutant(&root(), &mt, &dir.join("out")).unwrap_err();
+        assert!(err.contains("occurs 0 times"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

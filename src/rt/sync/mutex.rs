@@ -43,6 +43,20 @@ use crate::loom::cell::UnsafeCell;
 /// workers.into_iter().for_each(|w| w.join().unwrap());
 /// assert_eq!(*counter.try_lock().unwrap(), 4);
 /// ```
+///
+/// # Thread safety
+/// `Mutex<T>` is `Sync` when `T: Send`; its guard is `Send` when `T: Send` and `Sync` only when
+/// `T: Sync` too, as for `std::sync::Mutex`. So a guard over a `Cell` cannot be shared:
+/// ```compile_fail
+/// fn shared<S: Sync>(_: &S) {}
+/// let m = weir::rt::sync::Mutex::new(std::cell::Cell::new(0));
+/// shared(&m.try_lock().unwrap());
+/// ```
+/// and a mutex over an `Rc` cannot be shared either:
+/// ```compile_fail
+/// fn shared<S: Sync>(_: &S) {}
+/// shared(&weir::rt::sync::Mutex::new(std::rc::Rc::new(0)));
+/// ```
 pub struct Mutex<T> {
     /// One permit: whoever holds it may touch `data`.
     semaphore: Semaphore,
@@ -272,6 +286,20 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(*m.try_lock().unwrap(), 20_000);
+    }
+
+    #[test]
+    fn the_types_are_send_and_sync_and_so_is_the_lock_future() {
+        fn send_sync<T: Send + Sync>(_: &T) {}
+        let m = Mutex::new(0u8);
+        send_sync(&m);
+        send_sync(&m.lock());
+        send_sync(&m.try_lock().unwrap());
+        let sem = Arc::new(Semaphore::new(1));
+        send_sync(&sem.acquire());
+        send_sync(&sem.try_acquire().unwrap());
+        send_sync(&sem.clone().acquire_owned());
+        send_sync(&sem.clone().try_acquire_owned().unwrap());
     }
 
     #[test]

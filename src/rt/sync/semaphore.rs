@@ -37,7 +37,8 @@
 //!   may run arbitrary code, which may touch this semaphore again.
 //!
 //! `tests/loom_sync.rs` checks mutual exclusion, wake-ups, cancellation and FIFO order under
-//! loom.
+//! loom; `semaphore/conformance.rs` checks every step against the generated lock model
+//! (`model/lock.toml`), whose Promela twin spin proves FIFO and permit conservation.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -572,6 +573,9 @@ impl fmt::Display for TryAcquireError {
 }
 
 impl std::error::Error for TryAcquireError {}
+
+#[cfg(all(test, not(loom)))]
+mod conformance;
 
 #[cfg(all(test, not(loom)))]
 pub(super) mod tests {

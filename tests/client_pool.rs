@@ -1,0 +1,338 @@
+//! The pooled client against real peers: reuse, stale-connection eviction, limits and FIFO
+//! waiters, pool timeout, per-host limits, retirement after N requests, the Keep-Alive hint.
+//! No timing assertions: counts of connections and requests the peers saw.
+
+mod util;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use util::hyper_server::{full, HyperServer};
+use util::rt::run;
+use util::scripted::{Script, ScriptedPeer};
+use weir::client::{Client, ClientEvent, PoolCounts};
+use weir::error::Kind;
+use weir::http::{Origin, Request, Url};
+
+fn origin_of(url: &str) -> Origin {
+    Url::parse(url).unwrap().origin().clone()
+}
+
+/// A client that records the close reasons and reuse events it reports.
+fn recording_client(
+    build: impl FnOnce(weir::client::ClientBuilder) -> weir::client::ClientBuilder,
+) -> (Client, Rc<RefCell<Vec<String>>>) {
+    let events = Rc::new(RefCell::new(Vec::new()));
+    let sink = events.clone();
+    let builder = Client::builder().on_event(move |e| {
+        let tag = match e {
+            ClientEvent::Connected { .. } => "connected".to_string(),
+            ClientEvent::Reused { .. } => "reused".to_string(),
+            ClientEvent::Closed { reason, .. } => format!("closed:{reason:?}"),
+            ClientEvent::Retried { cause, .. } => format!("retried:{cause:?}"),
+            _ => "other".to_string(),
+        };
+        sink.borrow_mut().push(tag);
+    });
+    (build(builder).build(), events)
+}
+
+#[test]
+fn sequential_requests_reuse_one_connection() {
+    let server = HyperServer::fixed(b"hello");
+    let url = server.url("/");
+    let (client, events) = recording_client(|b| b);
+    run(async {
+        for _ in 0..5 {
+            let resp = client.get(&url).await.unwrap();
+            assert_eq!(resp.status(), 200);
+            assert_eq!(resp.into_body().bytes().await.unwrap(), "hello");
+        }
+        let stats = client.pool_stats();
+        assert_eq!(
+            stats.total,
+            PoolCounts {
+                idle: 1,
+                ..Default::default()
+            }
+        );
+    });
+    assert_eq!(server.connections(), 1, "one connection for five requests");
+    let events = events.borrow();
+    assert_eq!(
+        events.iter().filter(|e| *e == "connected").count(),
+        1,
+        "{events:?}"
+    );
+    assert_eq!(
+        events.iter().filter(|e| *e == "reused").count(),
+        4,
+        "{events:?}"
+    );
+}
+
+/// How long a scripted peer waits before closing a connection the client should have put back
+/// in the pool by then (it reads a 2-byte body in microseconds).
+const IDLE_FIRST: Duration = Duration::from_millis(200);
+
+const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+/// GETs `url` and reads the body; panics on any failure.
+async fn get_ok(client: &Client, url: &str) {
+    let resp = client.get(url).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.into_body().bytes().await.unwrap();
+}
+
+/// Lets the loop take an epoll turn, so a FIN/RST that already arrived is seen.
+async fn let_loop_turn() {
+    weir::rt::time::sleep(Duration::from_millis(5)).await;
+}
+
+fn peer_close_of_idle_connection_evicts_it_before_checkout(close: Script) {
+    let peer = ScriptedPeer::start(vec![close, Script::new().respond(OK)]);
+    let url = peer.url("/");
+    let (client, events) = recording_client(|b| b);
+    run(async {
+        get_ok(&client, &url).await;
+        assert_eq!(client.pool_stats().total.idle, 1);
+        peer.wait_done(0);
+        let_loop_turn().await;
+        get_ok(&client, &url).await;
+    });
+    let events = events.borrow();
+    assert_eq!(
+        events[..3],
+        ["connected", "closed:PeerClosed", "connected"],
+        "no failed request, no retry: {events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| e.starts_with("retried")),
+        "{events:?}"
+    );
+    assert_eq!(peer.record(1).heads.len(), 1);
+}
+
+#[test]
+fn fin_of_an_idle_connection_evicts_it_before_checkout() {
+    // The pause lets the client put the connection back before the FIN comes.
+    let script = Script::new().respond(OK).pause(IDLE_FIRST).close();
+    peer_close_of_idle_connection_evicts_it_before_checkout(script);
+}
+
+#[test]
+fn rst_of_an_idle_connection_evicts_it_before_checkout() {
+    let script = Script::new().respond(OK).pause(IDLE_FIRST).reset();
+    peer_close_of_idle_connection_evicts_it_before_checkout(script);
+}
+
+#[test]
+fn stale_reused_connection_retries_get_but_never_post() {
+    // Connection 0 answers once, then reads the next request and closes without answering.
+    let stale = Script::new().respond(OK).read_head().close();
+    let peer = ScriptedPeer::start(vec![stale.clone(), Script::new().respond(OK)]);
+    let url = peer.url("/");
+    let (client, events) = recording_client(|b| b);
+    run(async {
+        get_ok(&client, &url).await;
+        get_ok(&client, &url).await; // fails on the reused connection, retried on a new one
+    });
+    assert_eq!(peer.record(0).heads.len(), 2);
+    assert_eq!(peer.record(1).heads.len(), 1, "the GET was sent again");
+    assert!(events
+        .borrow()
+        .contains(&"retried:ClosedBeforeResponse".to_string()));
+
+    let peer = ScriptedPeer::start(vec![
+        Script::new().respond(OK).read_head().read_body(4).close(),
+        Script::new().respond(OK),
+    ]);
+    let url = peer.url("/");
+    let (client, events) = recording_client(|b| b);
+    let err = run(async {
+        get_ok(&client, &url).await;
+        let post = Request::post(&url).body("data").build().unwrap();
+        client.send(post).await.err()
+    });
+    let err = err.expect("the POST must fail, not be retried");
+    assert!(err.url().is_some(), "{err}");
+    let posts: usize = (0..peer.connections())
+        .map(|i| {
+            peer.record(i)
+                .heads
+                .iter()
+                .filter(|h| h.starts_with(b"POST"))
+                .count()
+        })
+        .sum();
+    assert_eq!(posts, 1, "a POST is never sent twice");
+    assert_eq!(peer.connections(), 1, "no new connection for a retry");
+    assert!(
+        !events.borrow().iter().any(|e| e.starts_with("retried")),
+        "{:?}",
+        events.borrow()
+    );
+}
+
+#[test]
+fn waiters_are_served_first_in_first_out() {
+    let server = HyperServer::fixed(b"x");
+    let url = server.url("/");
+    let client = Client::builder().max_connections_per_host(1).build();
+    let order = Rc::new(RefCell::new(Vec::new()));
+    run(async {
+        let tasks: Vec<_> = (0..5)
+            .map(|i| {
+                let (client, url, order) = (client.clone(), url.clone(), order.clone());
+                weir::rt::spawn(async move {
+                    let resp = client.get(&url).await.unwrap();
+                    order.borrow_mut().push(i);
+                    resp.into_body().bytes().await.unwrap();
+                })
+            })
+            .collect();
+        weir::rt::yield_now().await;
+        let waiting = client.pool_stats().total;
+        assert_eq!(waiting.waiters, 4, "{waiting:?}");
+        assert!(waiting.connections() <= 1);
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    assert_eq!(*order.borrow(), [0, 1, 2, 3, 4]);
+    assert_eq!(server.connections(), 1);
+}
+
+#[test]
+fn pool_timeout_when_every_slot_is_busy() {
+    // The body announces 10 bytes and sends 2: the connection stays active while it is held.
+    let stuck = Script::new()
+        .respond(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok")
+        .hang();
+    let peer = ScriptedPeer::start(vec![stuck]);
+    let url = peer.url("/");
+    let client = Client::builder().max_connections_per_host(1).build();
+    run(async {
+        let held = client.get(&url).await.unwrap();
+        let opts = weir::client::RequestOptions::new().pool_timeout(Duration::from_millis(30));
+        let req = Request::get(&url).build().unwrap();
+        let Err(err) = client.send_with(req, opts).await else {
+            panic!("expected a pool timeout");
+        };
+        assert_eq!(err.kind(), Kind::PoolTimeout);
+        assert_eq!(err.url(), Some(url.as_str()));
+        let stats = client.pool_stats().total;
+        assert_eq!(
+            stats,
+            PoolCounts {
+                active: 1,
+                ..Default::default()
+            }
+        );
+        drop(held); // drained (bounded) or closed: either way the slot comes back
+        while client.pool_stats().total.active > 0 {
+            weir::rt::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(client.pool_stats().total.connections(), 0);
+    });
+}
+
+#[test]
+fn per_host_limits_hold_with_two_servers() {
+    let (a, b) = (HyperServer::fixed(b"a"), HyperServer::fixed(b"b"));
+    let client = Client::builder()
+        .max_connections_per_host(2)
+        .max_connections(3)
+        .build();
+    let max_seen = Rc::new(RefCell::new(PoolCounts::default()));
+    run(async {
+        let mut tasks = Vec::new();
+        for i in 0..12 {
+            let url = if i % 2 == 0 { a.url("/") } else { b.url("/") };
+            let (client, max_seen) = (client.clone(), max_seen.clone());
+            tasks.push(weir::rt::spawn(async move {
+                let resp = client.get(&url).await.unwrap();
+                let now = client.pool_stats();
+                for (_, c) in &now.hosts {
+                    assert!(c.connections() <= 2, "per host: {c:?}");
+                }
+                assert!(now.total.connections() <= 3, "total: {:?}", now.total);
+                {
+                    let mut m = max_seen.borrow_mut();
+                    m.active = m.active.max(now.total.active);
+                }
+                resp.into_body().bytes().await.unwrap();
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    assert!(
+        a.connections() >= 1 && b.connections() >= 1,
+        "both servers were used"
+    );
+    assert!(max_seen.borrow().active >= 2, "requests ran concurrently");
+}
+
+#[test]
+fn full_pool_evicts_an_idle_connection_of_another_host() {
+    let (a, b) = (HyperServer::fixed(b"a"), HyperServer::fixed(b"b"));
+    let (client, events) = recording_client(|b| b.max_connections(1));
+    run(async {
+        get_ok(&client, &a.url("/")).await;
+        get_ok(&client, &b.url("/")).await;
+        assert_eq!(client.pool_stats().total.connections(), 1);
+        assert_eq!(client.pool_stats().host(&origin_of(&b.url("/"))).idle, 1);
+    });
+    assert!(
+        events.borrow().contains(&"closed:Evicted".to_string()),
+        "{:?}",
+        events.borrow()
+    );
+}
+
+#[test]
+fn max_requests_per_connection_retires_connections() {
+    let server = HyperServer::fixed(b"x");
+    let url = server.url("/");
+    let (client, events) = recording_client(|b| b.max_requests_per_connection(Some(3)));
+    run(async {
+        for _ in 0..7 {
+            get_ok(&client, &url).await;
+        }
+    });
+    assert_eq!(server.connections(), 3, "3 + 3 + 1 requests");
+    let retired = events
+        .borrow()
+        .iter()
+        .filter(|e| *e == "closed:MaxRequests")
+        .count();
+    assert_eq!(retired, 2);
+}
+
+#[test]
+fn keep_alive_hint_shortens_the_idle_life() {
+    let server = HyperServer::start(|_req| async {
+        let mut resp = hyper::Response::new(full("x"));
+        resp.headers_mut().insert(
+            "keep-alive",
+            hyper::header::HeaderValue::from_static("timeout=2"),
+        );
+        resp
+    });
+    let url = server.url("/");
+    let (client, events) = recording_client(|b| b.idle_timeout(Some(Duration::from_secs(600))));
+    run(async {
+        get_ok(&client, &url).await;
+        assert_eq!(client.pool_stats().total.idle, 1);
+        // The hint (2 s less the safety margin) expires long before the 600 s idle timeout.
+        while client.pool_stats().total.idle > 0 {
+            weir::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+        get_ok(&client, &url).await;
+    });
+    assert_eq!(server.connections(), 2);
+    assert!(events.borrow().contains(&"closed:IdleTimeout".to_string()));
+}
