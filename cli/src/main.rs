@@ -7,7 +7,6 @@ mod bench;
 mod errors;
 mod get;
 mod progress;
-mod transport;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
