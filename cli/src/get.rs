@@ -8,7 +8,10 @@ use weir::http::{Body, Method, Request, RequestBuilder, Response};
 
 use crate::errors::CliError;
 use crate::progress::Progress;
-use crate::transport::{self, Client, ClientEvent, ShowOrigin};
+use std::fmt;
+
+use weir::client::{Client, ClientEvent};
+use weir::http::Origin;
 
 /// What to fetch and how to show it.
 #[derive(Debug, Clone, Default)]
@@ -66,8 +69,8 @@ fn make_client(verbose: bool) -> Client {
 }
 
 /// One line on stderr per connection event.
-fn print_event(event: &ClientEvent) {
-    match event {
+fn print_event(event: &ClientEvent<'_>) {
+    match *event {
         ClientEvent::Connected {
             origin,
             addr: Some(addr),
@@ -77,17 +80,37 @@ fn print_event(event: &ClientEvent) {
         ClientEvent::Connected { origin, addr: None } => {
             eprintln!("* connected to {}", ShowOrigin(origin))
         }
-        ClientEvent::Reused { origin } => {
-            eprintln!("* reused connection to {}", ShowOrigin(origin))
-        }
+        ClientEvent::Reused {
+            origin,
+            requests_served,
+        } => eprintln!(
+            "* reused connection to {} ({requests_served} requests served)",
+            ShowOrigin(origin)
+        ),
         ClientEvent::Closed { origin, reason } => {
             eprintln!("* closed connection to {}: {reason}", ShowOrigin(origin))
         }
-        ClientEvent::Retried { origin, error } => {
-            eprintln!(
-                "* retried on a new connection to {} after: {error}",
-                ShowOrigin(origin)
-            )
+        ClientEvent::Retried {
+            origin,
+            attempt,
+            cause,
+        } => eprintln!(
+            "* retried (attempt {attempt}) on a new connection to {} after: {cause}",
+            ShowOrigin(origin)
+        ),
+        ref other => eprintln!("* {other:?}"),
+    }
+}
+
+/// Shows an origin as `host:port` or `unix:<path>`.
+struct ShowOrigin<'a>(&'a Origin);
+
+impl fmt::Display for ShowOrigin<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Origin::Tcp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
+            Origin::Tcp { host, port } => write!(f, "{host}:{port}"),
+            Origin::Unix { path } => write!(f, "unix:{}", path.display()),
         }
     }
 }
@@ -131,7 +154,7 @@ fn read_data(data: &str) -> Result<Body, CliError> {
 
 /// Writes the head (with `-i`) and streams the body to `out`.
 async fn write_response(
-    resp: Response<transport::Body>,
+    resp: Response<weir::client::Body>,
     include: bool,
     out: &mut dyn Write,
     show_progress: bool,

@@ -8,7 +8,7 @@
 //! - End of stream before a head is [`Kind::ClosedBeforeResponse`](crate::error::Kind) only
 //!   when not one response byte arrived (the parser's verdict), else `ClosedMidResponse`.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::body::{self, Body};
 use super::fail::Abort;
@@ -20,8 +20,7 @@ use super::writing::too_many_interims;
 use super::Gen;
 use crate::error::{Phase, Result};
 use crate::http::{
-    BodyDecoder, ParseStatus, ParsedResponse, RequestHead, Response, ResponseHead, ResponseParser,
-    Version,
+    BodyDecoder, ParseStatus, ParsedResponse, Response, ResponseHead, ResponseParser, Version,
 };
 
 /// One head off the wire.
@@ -41,14 +40,12 @@ pub(super) enum Head {
 }
 
 /// Reads until the parser yields a head.
-pub(super) async fn read_head(
-    io: &mut ConnIo,
-    buf: &mut BytesMut,
-    parser: &mut ResponseParser,
-) -> Result<Head> {
+pub(super) async fn read_head(io: &mut ConnIo, parser: &mut ResponseParser) -> Result<Head> {
+    let ConnIo { transport, m } = io;
+    let m = &mut **m;
     loop {
-        if !buf.is_empty() {
-            match parser.parse(buf)? {
+        if !m.buf.is_empty() {
+            match parser.parse(&mut m.buf)? {
                 ParseStatus::Partial => {}
                 ParseStatus::Interim(head) => return Ok(Head::Interim(head)),
                 ParseStatus::Complete(parsed) => return Ok(Head::Final(parsed)),
@@ -57,12 +54,16 @@ pub(super) async fn read_head(
                 }
             }
         }
-        let (size, limit) = (io.cfg.read_buffer_size, io.read_timeout);
-        let read = wire::read_some(&mut io.transport, buf, size, limit).await;
+        let (size, limit) = (m.cfg.read_buffer_size, m.read_timeout);
+        let read = wire::read_some(transport, &mut m.buf, size, limit).await;
         match read {
-            Ok(0) => return Err(parser.eof_error(buf)),
+            Ok(0) => return Err(parser.eof_error(&m.buf)),
             Ok(_) => {}
-            Err(fail) => return Err(read_error(fail, Phase::ReadHead, || parser.eof_error(buf))),
+            Err(fail) => {
+                return Err(read_error(fail, Phase::ReadHead, || {
+                    parser.eof_error(&m.buf)
+                }));
+            }
         }
     }
 }
@@ -70,46 +71,74 @@ pub(super) async fn read_head(
 /// Reads the response head (skipping interim responses) and builds the response.
 pub(super) async fn receive(
     mut conn: Gen<AwaitingHead>,
-    mut buf: BytesMut,
-    mut parser: ResponseParser,
-    req: RequestHead,
+    parser: &mut ResponseParser,
     must_close: bool,
 ) -> Result<Response<Body>> {
     loop {
-        match read_head(&mut conn.inner, &mut buf, &mut parser).await {
+        match read_head(&mut conn.inner, parser).await {
             Ok(Head::Interim(_)) => match conn.on_interim() {
                 AwaitingHeadInterim::AwaitingHead(c) => conn = c,
-                AwaitingHeadInterim::Closed(c) => return Err(too_many_interims(c, &req)),
+                AwaitingHeadInterim::Closed(c) => return Err(too_many_interims(c)),
             },
-            Ok(Head::Final(parsed)) => return Ok(respond(conn, buf, parsed, req, must_close)),
+            Ok(Head::Final(parsed)) => return Ok(respond(conn, parsed, must_close)),
             Ok(Head::Upgrade { head, leftover }) => {
-                return Ok(body::upgraded(conn.on_upgrade(), buf, head, leftover));
+                return Ok(body::upgraded(conn.on_upgrade(), head, leftover));
             }
-            Err(err) => return Err(conn.close_on(err).with_url(req.url())),
+            Err(err) => return Err(conn.close_on(err)),
         }
     }
 }
 
 /// Takes the final head's transition (the model decides reuse from the same facts the
 /// parser did) and builds the response around the body.
+///
+/// The model's arguments come from the parser's keep-alive verdict when it allows reuse (no
+/// `close` on either side; HTTP/1.0 only with `keep-alive`), else from the headers. The
+/// `keep_alive` argument is reported for HTTP/1.0 only, where it matters.
 pub(super) fn respond(
-    conn: Gen<AwaitingHead>,
-    buf: BytesMut,
+    mut conn: Gen<AwaitingHead>,
     parsed: ParsedResponse,
-    req: RequestHead,
     must_close: bool,
 ) -> Response<Body> {
-    let head = &parsed.head;
-    let framing = match &parsed.decoder {
+    let ParsedResponse {
+        head,
+        decoder,
+        keep_alive,
+        ..
+    } = parsed;
+    let framing = match &decoder {
         BodyDecoder::Empty => Framing::None,
         BodyDecoder::Length { .. } => Framing::Length,
         BodyDecoder::Chunked(_) => Framing::Chunked,
         BodyDecoder::CloseDelimited { .. } => Framing::CloseDelimited,
     };
-    let req_close = must_close || req.headers().contains_token("connection", "close");
-    let resp_close = head.headers().contains_token("connection", "close");
     let http10 = head.version() == Version::Http10;
-    let keep_alive = http10 && head.headers().contains_token("connection", "keep-alive");
-    let next = conn.on_final_head(framing, req_close, resp_close, http10, keep_alive);
-    body::response(next, buf, parsed, req)
+    let (req_close, resp_close, ka) = match keep_alive && !must_close {
+        true => (false, false, http10),
+        false => close_args(&conn.inner, &head, http10, must_close),
+    };
+    let m = &mut *conn.inner.m;
+    m.decoder = decoder;
+    m.hint = body::keep_alive_timeout(&head);
+    let next = conn.on_final_head(framing, req_close, resp_close, http10, ka);
+    body::response(next, head)
+}
+
+/// `(req_close, resp_close, keep_alive)` read from the headers.
+fn close_args(
+    io: &ConnIo,
+    head: &ResponseHead,
+    http10: bool,
+    must_close: bool,
+) -> (bool, bool, bool) {
+    let req_close =
+        io.m.req
+            .as_ref()
+            .is_some_and(|r| r.headers().contains_token("connection", "close"));
+    let headers = head.headers();
+    (
+        must_close || req_close,
+        headers.contains_token("connection", "close"),
+        http10 && headers.contains_token("connection", "keep-alive"),
+    )
 }

@@ -28,54 +28,27 @@ use super::fail::Abort;
 use super::idle::hand_idle;
 use super::io::ConnIo;
 use super::machine::{BodyDone, FinalHead};
-use super::state::{Idle, ReadingBody, Upgraded as UpgradedState};
-use super::wire::{make_room, read_error, Deadline, IoFail};
-use super::{buf, draining, CloseReason, Connection, Gen, Transport};
+use super::state::{Closed, Idle, ReadingBody, Upgraded as UpgradedState};
+use super::wire::{make_room, read_error, IoFail};
+use super::{draining, CloseReason, Connection, Gen, Transport};
 use crate::error::{Error, Kind, Phase, Result};
-use crate::http::{
-    BodyDecoder, Decoded, HeaderMap, ParsedResponse, RequestHead, Response, ResponseHead,
-};
+use crate::http::{Decoded, HeaderMap, Response, ResponseHead};
 use crate::rt::net::AsyncStream;
-
-/// What one exchange needs while its response body is read.
-#[derive(Debug)]
-pub(super) struct Exchange {
-    /// The read buffer (from the per-loop free list); holds undecoded body bytes.
-    pub(super) buf: BytesMut,
-    /// How the body is delimited and how far it is decoded.
-    pub(super) decoder: BodyDecoder,
-    /// The response's `Keep-Alive: timeout`.
-    pub(super) hint: Option<Duration>,
-    /// The request, for the URL in errors.
-    pub(super) req: RequestHead,
-}
-
-impl Exchange {
-    /// Gives the buffer back; returns the keep-alive hint and whether bytes were left over
-    /// after the body (a misbehaving server: the connection must not be reused).
-    pub(super) fn release(self) -> (Option<Duration>, bool) {
-        let leftover = !self.buf.is_empty();
-        buf::give(self.buf);
-        (self.hint, leftover)
-    }
-}
 
 /// The body's end was reached and the model said `idle`: hand the connection on, unless the
 /// server sent bytes past the response (then it is an error and the connection closes).
-pub(super) fn idle_after_body(idle: Gen<Idle>, ex: Exchange) -> Option<Connection<Idle>> {
-    match ex.release() {
-        (_, true) => {
-            let mut closed = idle.on_error();
-            closed.inner.set_close_reason(CloseReason::LeftoverBytes);
-            None
-        }
-        (hint, false) => hand_idle(idle, hint),
+pub(super) fn idle_after_body(mut idle: Gen<Idle>) -> Option<Connection<Idle>> {
+    if idle.inner.release_exchange() {
+        let mut closed = idle.on_error();
+        closed.inner.set_close_reason(CloseReason::LeftoverBytes);
+        return None;
     }
+    hand_idle(idle)
 }
 
 /// The model said `closed` at the body's end (keep-alive rules): close, saying so.
-pub(super) fn closed_after_body(mut closed: Gen<super::state::Closed>, ex: Exchange) {
-    ex.release();
+pub(super) fn closed_after_body(mut closed: Gen<Closed>) {
+    closed.inner.release_exchange();
     closed.inner.set_close_reason(CloseReason::NotKeepAlive);
 }
 
@@ -89,30 +62,27 @@ pub(super) enum Piece {
 }
 
 /// Decodes the next piece, reading from the socket when the buffer has no complete piece.
-pub(super) fn poll_piece(
-    io: &mut ConnIo,
-    ex: &mut Exchange,
-    deadline: &mut Deadline,
-    cx: &mut Context<'_>,
-) -> Poll<Result<Piece>> {
+pub(super) fn poll_piece(io: &mut ConnIo, cx: &mut Context<'_>) -> Poll<Result<Piece>> {
+    let ConnIo { transport, m } = io;
+    let m = &mut **m;
     loop {
-        match ex.decoder.decode(&mut ex.buf) {
+        match m.decoder.decode(&mut m.buf) {
             Ok(Decoded::Data(data)) => return Poll::Ready(Ok(Piece::Data(data))),
             Ok(Decoded::Done { trailers }) => return Poll::Ready(Ok(Piece::End(trailers))),
             Ok(Decoded::NeedMore) => {}
             Err(err) => return Poll::Ready(Err(err)),
         }
-        make_room(&mut ex.buf, io.cfg.read_buffer_size);
-        match io.transport.poll_read_buf(cx, &mut ex.buf) {
+        make_room(&mut m.buf, m.cfg.read_buffer_size);
+        match transport.poll_read_buf(cx, &mut m.buf) {
             Poll::Ready(Ok(0)) => {
-                return Poll::Ready(ex.decoder.finish_eof().map(|_| Piece::End(None)));
+                return Poll::Ready(m.decoder.finish_eof().map(|_| Piece::End(None)));
             }
-            Poll::Ready(Ok(_)) => deadline.reset(),
+            Poll::Ready(Ok(_)) => m.deadline.reset(),
             Poll::Ready(Err(e)) => {
                 let incomplete = || Error::new(Kind::BodyIncomplete, Phase::ReadBody);
                 return Poll::Ready(Err(read_error(IoFail::Io(e), Phase::ReadBody, incomplete)));
             }
-            Poll::Pending if deadline.poll_expired(cx) => {
+            Poll::Pending if m.deadline.poll_expired(cx) => {
                 return Poll::Ready(Err(Error::new(Kind::ReadTimeout, Phase::ReadBody)));
             }
             Poll::Pending => return Poll::Pending,
@@ -129,17 +99,9 @@ pub struct Body {
 }
 
 /// The body's states.
-#[allow(clippy::large_enum_variant)] // boxing `Reading` would allocate once per request
 enum State {
-    /// Reading: the body owns the connection.
-    Reading {
-        /// The connection, in `ReadingBody`.
-        conn: Gen<ReadingBody>,
-        /// Buffer, decoder and request.
-        ex: Exchange,
-        /// The read timeout of the current wait.
-        deadline: Deadline,
-    },
+    /// Reading: the body owns the connection (its buffer and decoder are in the connection).
+    Reading(Gen<ReadingBody>),
     /// The end was reached (the connection went back or closed).
     Done {
         /// The last chunk, decoded before the end was noticed (fast path), not yet handed out.
@@ -174,27 +136,12 @@ impl Upgraded {
 
 /// Builds the response around the final head's outcome; ends the exchange at once when
 /// there is no body or the whole body is already buffered.
-pub(super) fn response(
-    next: FinalHead<ConnIo>,
-    buf: BytesMut,
-    parsed: ParsedResponse,
-    req: RequestHead,
-) -> Response<Body> {
-    let ParsedResponse { head, decoder, .. } = parsed;
-    let ex = Exchange {
-        buf,
-        decoder,
-        hint: keep_alive_timeout(&head),
-        req,
-    };
+pub(super) fn response(next: FinalHead<ConnIo>, head: ResponseHead) -> Response<Body> {
     let state = match next {
-        FinalHead::ReadingBody(conn) => {
-            let deadline = Deadline::new(conn.inner.read_timeout);
-            State::Reading { conn, ex, deadline }
-        }
-        FinalHead::Idle(idle) => done(None, None, idle_after_body(idle, ex)),
+        FinalHead::ReadingBody(conn) => State::Reading(conn),
+        FinalHead::Idle(idle) => done(None, None, idle_after_body(idle)),
         FinalHead::Closed(closed) => {
-            closed_after_body(closed, ex);
+            closed_after_body(closed);
             done(None, None, None)
         }
     };
@@ -218,19 +165,14 @@ fn done(
 /// The response of a `101`: the transport leaves HTTP (the recycler hears `Upgraded`).
 pub(super) fn upgraded(
     conn: Gen<UpgradedState>,
-    buf: BytesMut,
     head: ResponseHead,
     leftover: Bytes,
 ) -> Response<Body> {
-    buf::give(buf);
     let mut io = conn.into_inner();
+    io.release_exchange();
     io.set_close_reason(CloseReason::Upgraded);
-    let ConnIo {
-        transport,
-        exchange,
-        ..
-    } = io;
-    drop(exchange);
+    let ConnIo { transport, m } = io;
+    drop(m); // reports `Upgraded` to the recycler, if any
     let up = Upgraded {
         transport,
         leftover,
@@ -244,7 +186,7 @@ pub(super) fn upgraded(
 }
 
 /// `Keep-Alive: timeout=N` (RFC 2068 §19.7.1.1, still sent by nginx and Apache).
-fn keep_alive_timeout(head: &ResponseHead) -> Option<Duration> {
+pub(super) fn keep_alive_timeout(head: &ResponseHead) -> Option<Duration> {
     let value = head.headers().get("keep-alive")?;
     value.list_items().find_map(|item| {
         let (name, secs) = item.split_at(item.iter().position(|&b| b == b'=')?);
@@ -257,11 +199,11 @@ fn keep_alive_timeout(head: &ResponseHead) -> Option<Duration> {
 
 /// Ends the exchange after the body's end: idle (handed to the recycler, or returned) or
 /// closed.
-pub(super) fn end(conn: Gen<ReadingBody>, ex: Exchange) -> Option<Connection<Idle>> {
+pub(super) fn end(conn: Gen<ReadingBody>) -> Option<Connection<Idle>> {
     match conn.on_body_done() {
-        BodyDone::Idle(idle) => idle_after_body(idle, ex),
+        BodyDone::Idle(idle) => idle_after_body(idle),
         BodyDone::Closed(closed) => {
-            closed_after_body(closed, ex);
+            closed_after_body(closed);
             None
         }
     }
@@ -279,12 +221,12 @@ impl Body {
 
     /// Polls for the next chunk (what `next_chunk` and the `Stream` impl run).
     pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>>> {
-        let State::Reading { conn, ex, deadline } = &mut self.state else {
+        let State::Reading(conn) = &mut self.state else {
             return Poll::Ready(Ok(self.take_pending()));
         };
-        match ready!(poll_piece(&mut conn.inner, ex, deadline, cx)) {
+        match ready!(poll_piece(&mut conn.inner, cx)) {
             Ok(Piece::Data(data)) => {
-                if ex.decoder.is_done() {
+                if conn.inner.m.decoder.is_done() {
                     self.finish(None, None);
                 }
                 Poll::Ready(Ok(Some(data)))
@@ -337,7 +279,7 @@ impl Body {
 
     /// True once the end of the body was reached (or it failed, or it was an upgrade).
     pub fn is_end(&self) -> bool {
-        !matches!(self.state, State::Reading { .. })
+        !matches!(self.state, State::Reading(_))
             && !matches!(
                 &self.state,
                 State::Done {
@@ -367,7 +309,7 @@ impl Body {
     /// Body bytes still expected, when the framing says.
     fn remaining_hint(&self) -> Option<usize> {
         match &self.state {
-            State::Reading { ex, .. } => ex.decoder.remaining_len().map(|n| n as usize),
+            State::Reading(conn) => conn.inner.m.decoder.remaining_len().map(|n| n as usize),
             _ => Some(0),
         }
     }
@@ -381,14 +323,15 @@ impl Body {
 
     /// Fast path: no body, or a `Content-Length` body wholly buffered with the head.
     fn finish_if_buffered(&mut self) {
-        let State::Reading { ex, .. } = &mut self.state else {
+        let State::Reading(conn) = &mut self.state else {
             return;
         };
-        let buffered = ex.buf.len() as u64;
-        if !ex.decoder.remaining_len().is_some_and(|n| n <= buffered) {
+        let m = &mut *conn.inner.m;
+        let buffered = m.buf.len() as u64;
+        if !m.decoder.remaining_len().is_some_and(|n| n <= buffered) {
             return;
         }
-        match ex.decoder.decode(&mut ex.buf) {
+        match m.decoder.decode(&mut m.buf) {
             Ok(Decoded::Data(data)) => self.finish(Some(data), None),
             Ok(Decoded::Done { trailers }) => self.finish(None, trailers),
             // Unreachable for `Empty` and a buffered `Length`; the next read will see it.
@@ -398,22 +341,17 @@ impl Body {
 
     /// The end of the body: ends the exchange.
     fn finish(&mut self, pending: Option<Bytes>, trailers: Option<HeaderMap>) {
-        let State::Reading { conn, ex, .. } = std::mem::replace(&mut self.state, State::Failed)
-        else {
-            return;
-        };
-        self.state = done(pending, trailers, end(conn, ex));
+        if let State::Reading(conn) = std::mem::replace(&mut self.state, State::Failed) {
+            self.state = done(pending, trailers, end(conn));
+        }
     }
 
     /// An error ends the body and closes the connection; returns it with the URL.
     fn fail(&mut self, err: Error) -> Error {
-        let State::Reading { conn, ex, .. } = std::mem::replace(&mut self.state, State::Failed)
-        else {
-            return err;
-        };
-        let err = conn.close_on(err).with_url(ex.req.url());
-        ex.release();
-        err
+        match std::mem::replace(&mut self.state, State::Failed) {
+            State::Reading(conn) => conn.close_on(err),
+            _ => err,
+        }
     }
 }
 
@@ -434,8 +372,8 @@ impl Stream for Body {
 
 impl Drop for Body {
     fn drop(&mut self) {
-        if let State::Reading { conn, ex, .. } = std::mem::replace(&mut self.state, State::Failed) {
-            draining::start(conn, ex);
+        if let State::Reading(conn) = std::mem::replace(&mut self.state, State::Failed) {
+            draining::start(conn);
         }
     }
 }
@@ -443,11 +381,33 @@ impl Drop for Body {
 impl fmt::Debug for Body {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.state {
-            State::Reading { .. } => "reading",
+            State::Reading(_) => "reading",
             State::Done { .. } => "done",
             State::Failed => "failed",
             State::Upgraded(_) => "upgraded",
         };
         f.debug_struct("Body").field("state", &state).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{HeaderMap, Version};
+
+    fn head_with(name: &'static str, value: &'static str) -> ResponseHead {
+        let mut headers = HeaderMap::new();
+        headers.try_append(name, value).unwrap();
+        ResponseHead::new(Version::Http11, 200, Bytes::from_static(b"OK"), headers)
+    }
+
+    #[test]
+    fn the_keep_alive_timeout_is_read_from_its_header() {
+        let t = |v| keep_alive_timeout(&head_with("Keep-Alive", v));
+        assert_eq!(t("timeout=5, max=100"), Some(Duration::from_secs(5)));
+        assert_eq!(t("max=100, Timeout = 7"), Some(Duration::from_secs(7)));
+        assert_eq!(t("max=100"), None);
+        assert_eq!(t("timeout=soon"), None);
+        assert_eq!(keep_alive_timeout(&head_with("X-Other", "timeout=5")), None);
     }
 }

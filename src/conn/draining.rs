@@ -14,7 +14,7 @@
 use std::future::poll_fn;
 use std::task::{ready, Context, Poll};
 
-use super::body::{closed_after_body, idle_after_body, poll_piece, Exchange, Piece};
+use super::body::{closed_after_body, idle_after_body, poll_piece, Piece};
 use super::fail::Abort;
 use super::io::ConnIo;
 use super::machine::BodyDropped;
@@ -26,39 +26,40 @@ use crate::http::Decoded;
 use crate::rt::time::timeout;
 
 /// Starts draining the rest of a dropped body (or closes at once when that cannot pay off).
-pub(super) fn start(conn: Gen<ReadingBody>, mut ex: Exchange) {
-    let conn = match conn.on_body_dropped() {
+pub(super) fn start(conn: Gen<ReadingBody>) {
+    let mut conn = match conn.on_body_dropped() {
         BodyDropped::Draining(c) => c,
-        BodyDropped::Closed(closed) => return closed_after_body(closed, ex),
+        BodyDropped::Closed(closed) => return closed_after_body(closed),
     };
-    let mut budget = conn.inner.cfg.drain_max_bytes;
-    if !worth_draining(&conn.inner, &ex) {
-        return exceeded(conn, ex);
+    let mut budget = conn.inner.m.cfg.drain_max_bytes;
+    if !worth_draining(&conn.inner) {
+        return exceeded(conn);
     }
-    match drain_buffered(&mut ex, &mut budget) {
-        Ok(Some(true)) => return done(conn, ex),
-        Ok(Some(false)) => return exceeded(conn, ex),
+    match drain_buffered(&mut conn.inner, &mut budget) {
+        Ok(Some(true)) => return done(conn),
+        Ok(Some(false)) => return exceeded(conn),
         Ok(None) => {}
-        Err(err) => return failed(conn, ex, err),
+        Err(err) => return drop(conn.close_on(err)),
     }
     if !crate::rt::in_runtime() {
-        return exceeded(conn, ex);
+        return exceeded(conn);
     }
-    drop(crate::rt::spawn(drain(conn, ex, budget)));
+    drop(crate::rt::spawn(drain(conn, budget)));
 }
 
 /// Whether a drain could give the connection back at all.
-fn worth_draining(io: &ConnIo, ex: &Exchange) -> bool {
-    let max = io.cfg.drain_max_bytes;
-    let fits = ex.decoder.remaining_len().map_or(max > 0, |n| n <= max);
-    io.exchange.is_some() && fits
+fn worth_draining(io: &ConnIo) -> bool {
+    let max = io.m.cfg.drain_max_bytes;
+    let fits = io.m.decoder.remaining_len().map_or(max > 0, |n| n <= max);
+    io.m.exchange.is_some() && fits
 }
 
 /// Discards what is buffered: `Some(true)` at the end of the body, `Some(false)` past the
 /// budget, `None` when more must be read.
-fn drain_buffered(ex: &mut Exchange, budget: &mut u64) -> Result<Option<bool>> {
+fn drain_buffered(io: &mut ConnIo, budget: &mut u64) -> Result<Option<bool>> {
+    let m = &mut *io.m;
     loop {
-        match ex.decoder.decode(&mut ex.buf)? {
+        match m.decoder.decode(&mut m.buf)? {
             Decoded::Data(data) if spend(budget, &data) => {}
             Decoded::Data(_) => return Ok(Some(false)),
             Decoded::Done { .. } => return Ok(Some(true)),
@@ -79,27 +80,20 @@ fn spend(budget: &mut u64, data: &[u8]) -> bool {
 }
 
 /// The spawned part: reads and discards until the end, the budget or the timeout.
-async fn drain(mut conn: Gen<Draining>, mut ex: Exchange, mut budget: u64) {
-    let wait = conn.inner.cfg.drain_timeout;
-    let mut deadline = Deadline::new(None);
-    let reading =
-        poll_fn(|cx| poll_drain(&mut conn.inner, &mut ex, &mut deadline, &mut budget, cx));
+async fn drain(mut conn: Gen<Draining>, mut budget: u64) {
+    let wait = conn.inner.m.cfg.drain_timeout;
+    conn.inner.m.deadline = Deadline::new(None); // the whole drain is bounded instead
+    let reading = poll_fn(|cx| poll_drain(&mut conn.inner, &mut budget, cx));
     match timeout(wait, reading).await {
-        Ok(Ok(true)) => done(conn, ex),
-        Ok(Ok(false)) | Err(_) => exceeded(conn, ex),
-        Ok(Err(err)) => failed(conn, ex, err),
+        Ok(Ok(true)) => done(conn),
+        Ok(Ok(false)) | Err(_) => exceeded(conn),
+        Ok(Err(err)) => drop(conn.close_on(err)),
     }
 }
 
-fn poll_drain(
-    io: &mut ConnIo,
-    ex: &mut Exchange,
-    deadline: &mut Deadline,
-    budget: &mut u64,
-    cx: &mut Context<'_>,
-) -> Poll<Result<bool>> {
+fn poll_drain(io: &mut ConnIo, budget: &mut u64, cx: &mut Context<'_>) -> Poll<Result<bool>> {
     loop {
-        match ready!(poll_piece(io, ex, deadline, cx))? {
+        match ready!(poll_piece(io, cx))? {
             Piece::Data(data) if spend(budget, &data) => {}
             Piece::Data(_) => return Poll::Ready(Ok(false)),
             Piece::End(_) => return Poll::Ready(Ok(true)),
@@ -108,20 +102,14 @@ fn poll_drain(
 }
 
 /// The body's end was reached while draining: reuse (unless bytes were left over).
-fn done(conn: Gen<Draining>, ex: Exchange) {
+fn done(conn: Gen<Draining>) {
     // A recycler was checked before draining: `idle_after_body` hands the connection to it.
-    drop(idle_after_body(conn.on_drain_done(), ex));
+    drop(idle_after_body(conn.on_drain_done()));
 }
 
 /// A bound was hit: close.
-fn exceeded(conn: Gen<Draining>, ex: Exchange) {
-    ex.release();
+fn exceeded(conn: Gen<Draining>) {
     let mut closed = conn.on_drain_exceeded();
+    closed.inner.release_exchange();
     closed.inner.set_close_reason(CloseReason::BodyDropped);
-}
-
-/// Reading failed while draining: close.
-fn failed(conn: Gen<Draining>, ex: Exchange, err: crate::Error) {
-    ex.release();
-    drop(conn.close_on(err));
 }

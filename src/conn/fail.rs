@@ -39,9 +39,14 @@ pub(super) trait Abort: Sized {
     /// Takes the failure's transition to `closed`.
     fn abort(self, failure: Failure) -> Gen<Closed>;
 
-    /// Closes on `err`, telling the recycler why; returns `err` unchanged.
+    /// The I/O part.
+    fn io(&self) -> &super::ConnIo;
+
+    /// Closes on `err`, telling the recycler why; returns `err` with the request's URL.
     fn close_on(self, err: Error) -> Error {
+        let err = self.io().with_url(err);
         let mut closed = self.abort(Failure::of(&err));
+        closed.inner.release_exchange();
         closed
             .inner
             .set_close_reason(CloseReason::Error(err.kind()));
@@ -52,6 +57,10 @@ pub(super) trait Abort: Sized {
 macro_rules! abort_from {
     ($($state:ty),*) => {$(
         impl Abort for Gen<$state> {
+            fn io(&self) -> &super::ConnIo {
+                &self.inner
+            }
+
             fn abort(self, failure: Failure) -> Gen<Closed> {
                 match failure {
                     Failure::PeerClose => self.on_peer_close(),
@@ -71,3 +80,22 @@ abort_from!(
     ReadingBody,
     Draining
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Phase;
+
+    #[test]
+    fn failures_are_classified_as_the_model_names_them() {
+        let eof = Error::new(Kind::ClosedBeforeResponse, Phase::ReadHead);
+        assert_eq!(Failure::of(&eof), Failure::PeerClose);
+        let short = Error::new(Kind::BodyIncomplete, Phase::ReadBody);
+        assert_eq!(Failure::of(&short), Failure::PeerClose);
+        let reset = Error::new(Kind::ClosedBeforeResponse, Phase::ReadHead)
+            .with_source(io::Error::from(io::ErrorKind::ConnectionReset));
+        assert_eq!(Failure::of(&reset), Failure::Reset);
+        let timeout = Error::new(Kind::ReadTimeout, Phase::ReadBody);
+        assert_eq!(Failure::of(&timeout), Failure::Error);
+    }
+}

@@ -30,19 +30,20 @@ impl Connection<Idle> {
 
     /// [`send`](Connection::send) with per-request timeouts.
     pub async fn send_with(self, req: Request, opts: SendOptions) -> Result<Response<Body>> {
-        let mut buf = super::buf::take(self.0.inner.cfg.read_buffer_size);
-        let enc = match encode_head(&req, &mut buf) {
+        let mut conn = self.0;
+        let m = &mut *conn.inner.m;
+        m.buf = super::buf::take(m.cfg.read_buffer_size);
+        let enc = match encode_head(&req, &mut m.buf) {
             Ok(enc) => enc,
             Err(err) => {
-                super::buf::give(buf);
-                let err = err.with_url(req.url());
-                self.hand_back();
-                return Err(err);
+                conn.inner.release_exchange();
+                Connection(conn).hand_back();
+                return Err(err.with_url(req.url()));
             }
         };
-        let mut conn = self.0.on_send(enc.framing() != RequestFraming::None);
+        let mut conn = conn.on_send(enc.framing() != RequestFraming::None);
         conn.inner.begin_exchange(&opts);
-        writing::exchange(conn, buf, enc, req).await
+        writing::exchange(conn, enc, req).await
     }
 
     /// Whether this connection may carry another request: the peer has not hung up (as the
@@ -54,22 +55,22 @@ impl Connection<Idle> {
 
     /// Exchanges completed clean on this connection.
     pub fn requests_served(&self) -> u64 {
-        self.0.inner.requests_served
+        self.0.inner.m.requests_served
     }
 
     /// The server's `Keep-Alive: timeout=N`, when a response carried one.
     pub fn keep_alive_hint(&self) -> Option<Duration> {
-        self.0.inner.keep_alive_hint
+        self.0.inner.m.keep_alive_hint
     }
 
     /// When the connection last became idle (or was connected).
     pub fn idle_since(&self) -> Instant {
-        self.0.inner.idle_since
+        self.0.inner.m.idle_since
     }
 
     /// Where it is connected.
     pub fn origin(&self) -> &Origin {
-        &self.0.inner.origin
+        &self.0.inner.m.origin
     }
 
     /// The server's address (TCP only).
@@ -84,7 +85,7 @@ impl Connection<Idle> {
 
     /// Installs (or removes) the recycler that every later exchange reports to.
     pub fn set_recycler(&mut self, recycler: Option<Rc<dyn Recycler>>) {
-        self.0.inner.recycler = recycler;
+        self.0.inner.m.recycler = recycler;
     }
 
     /// The model's view (state and variables), for conformance tests.
@@ -105,7 +106,7 @@ impl Connection<Idle> {
 
     /// Gives an unused idle connection back to its recycler (or drops it without one).
     fn hand_back(self) {
-        if let Some(r) = self.0.inner.recycler.clone() {
+        if let Some(r) = self.0.inner.m.recycler.clone() {
             r.recycle(Recycled::Idle(self));
         }
     }
@@ -113,8 +114,8 @@ impl Connection<Idle> {
 
 /// Hands a connection that just became idle on: to its recycler (`None` returned), or back to
 /// the caller when there is none.
-pub(super) fn hand_idle(mut idle: Gen<Idle>, hint: Option<Duration>) -> Option<Connection<Idle>> {
-    match idle.inner.end_exchange_clean(hint) {
+pub(super) fn hand_idle(mut idle: Gen<Idle>) -> Option<Connection<Idle>> {
+    match idle.inner.end_exchange_clean() {
         Some(recycler) => {
             recycler.recycle(Recycled::Idle(Connection(idle)));
             None

@@ -16,8 +16,10 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 
 use super::config::{ConnConfig, KEEP_ALIVE_MARGIN};
+use super::wire::Deadline;
 use super::{CloseReason, ExchangeGuard, Recycler, SendOptions};
 use crate::http::Origin;
+use crate::http::{BodyDecoder, RequestHead};
 use crate::rt::net::{AsyncStream, TcpStream, UnixStream};
 
 /// The byte stream under a connection.
@@ -133,9 +135,18 @@ fn apply_sizes(
 }
 
 /// The I/O part of a connection: what the typestate carries as `inner`.
+///
+/// Two words and a transport: everything else sits behind one box per connection, so that
+/// the typestate transitions and the futures move ~48 bytes, not ~400.
 pub struct ConnIo {
     /// The socket.
     pub(crate) transport: Transport,
+    /// Settings, counters and the exchange in flight.
+    pub(crate) m: Box<Meta>,
+}
+
+/// The per-connection state behind [`ConnIo`]'s box.
+pub(crate) struct Meta {
     /// Settings, shared by every connection a pool makes to one origin.
     pub(crate) cfg: Rc<ConnConfig>,
     /// Where it is connected (the pool's key).
@@ -154,16 +165,27 @@ pub struct ConnIo {
     pub(crate) read_timeout: Option<Duration>,
     /// The write timeout of the exchange in flight.
     pub(crate) write_timeout: Option<Duration>,
+    /// The exchange's buffer (request head, then response bytes); empty and unallocated
+    /// while idle.
+    pub(crate) buf: BytesMut,
+    /// How the response body is delimited and how far it is decoded.
+    pub(crate) decoder: BodyDecoder,
+    /// The response's `Keep-Alive: timeout`, applied when the exchange ends clean.
+    pub(crate) hint: Option<Duration>,
+    /// The request in flight (its URL goes into errors).
+    pub(crate) req: Option<RequestHead>,
+    /// The read timer of the current wait in the body.
+    pub(crate) deadline: Deadline,
 }
 
 impl fmt::Debug for ConnIo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConnIo")
             .field("transport", &self.transport)
-            .field("origin", &self.origin)
-            .field("requests_served", &self.requests_served)
-            .field("keep_alive_hint", &self.keep_alive_hint)
-            .field("recycler", &self.recycler.is_some())
+            .field("origin", &self.m.origin)
+            .field("requests_served", &self.m.requests_served)
+            .field("keep_alive_hint", &self.m.keep_alive_hint)
+            .field("recycler", &self.m.recycler.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -171,8 +193,7 @@ impl fmt::Debug for ConnIo {
 impl ConnIo {
     /// A freshly connected transport.
     pub(crate) fn new(transport: Transport, cfg: Rc<ConnConfig>, origin: Origin) -> ConnIo {
-        ConnIo {
-            transport,
+        let m = Meta {
             cfg,
             origin,
             requests_served: 0,
@@ -182,52 +203,87 @@ impl ConnIo {
             exchange: None,
             read_timeout: None,
             write_timeout: None,
+            buf: BytesMut::new(),
+            decoder: BodyDecoder::empty(),
+            hint: None,
+            req: None,
+            deadline: Deadline::new(None),
+        };
+        ConnIo {
+            transport,
+            m: Box::new(m),
         }
     }
 
     /// Whether an idle connection may carry another request: the peer has not hung up, the
     /// request budget is not spent and the server's keep-alive timeout has not (nearly) passed.
     pub(crate) fn is_reusable(&self) -> bool {
-        let budget = self
+        let m = &self.m;
+        let budget = m
             .cfg
             .max_requests
-            .map_or(true, |max| self.requests_served < max);
+            .map_or(true, |max| m.requests_served < max);
         budget && !self.transport.peer_hung_up() && !self.server_timeout_near()
     }
 
-    /// Starts an exchange: sets its timeouts and arms the recycler guard, if a recycler is
-    /// installed.
+    /// Starts an exchange: takes a buffer, sets the timeouts, and arms the recycler guard if
+    /// a recycler is installed.
     pub(crate) fn begin_exchange(&mut self, opts: &SendOptions) {
-        self.read_timeout = opts.read_timeout.or(self.cfg.read_timeout);
-        self.write_timeout = opts.write_timeout.or(self.cfg.write_timeout);
-        if let Some(r) = &self.recycler {
-            self.exchange = Some(ExchangeGuard::arm(r.clone()));
+        let m = &mut *self.m;
+        m.read_timeout = opts.read_timeout.or(m.cfg.read_timeout);
+        m.write_timeout = opts.write_timeout.or(m.cfg.write_timeout);
+        m.deadline = Deadline::new(m.read_timeout);
+        if let Some(r) = &m.recycler {
+            m.exchange = Some(ExchangeGuard::arm(r.clone()));
+        }
+    }
+
+    /// The request in flight's URL, for errors.
+    pub(crate) fn url(&self) -> Option<&crate::http::Url> {
+        self.m.req.as_ref().map(RequestHead::url)
+    }
+
+    /// Attaches the URL of the request in flight to `err`.
+    pub(crate) fn with_url(&self, err: crate::Error) -> crate::Error {
+        match self.url() {
+            Some(url) => err.with_url(url),
+            None => err,
         }
     }
 
     /// Sets what the recycler hears if this exchange ends with the connection dropped.
     pub(crate) fn set_close_reason(&mut self, reason: CloseReason) {
-        if let Some(guard) = &mut self.exchange {
+        if let Some(guard) = &mut self.m.exchange {
             guard.reason = reason;
         }
     }
 
+    /// Ends the exchange's buffer use: gives the buffer back to the free list and forgets the
+    /// request. Returns whether bytes were left over after the response.
+    pub(crate) fn release_exchange(&mut self) -> bool {
+        let m = &mut *self.m;
+        let leftover = !m.buf.is_empty();
+        super::buf::give(std::mem::take(&mut m.buf));
+        m.req = None;
+        m.deadline.reset();
+        leftover
+    }
+
     /// The exchange ended clean: counts it, notes the server's hint, and returns the
     /// recycler to hand the idle connection to (`None`: the caller keeps it).
-    pub(crate) fn end_exchange_clean(
-        &mut self,
-        hint: Option<Duration>,
-    ) -> Option<Rc<dyn Recycler>> {
-        self.requests_served += 1;
-        self.idle_since = Instant::now();
-        if hint.is_some() {
-            self.keep_alive_hint = hint;
+    pub(crate) fn end_exchange_clean(&mut self) -> Option<Rc<dyn Recycler>> {
+        let m = &mut *self.m;
+        m.requests_served += 1;
+        m.idle_since = Instant::now();
+        if let Some(hint) = m.hint.take() {
+            m.keep_alive_hint = Some(hint);
         }
-        self.exchange.take().and_then(ExchangeGuard::disarm)
+        m.exchange.take().and_then(ExchangeGuard::disarm)
     }
 
     fn server_timeout_near(&self) -> bool {
-        self.keep_alive_hint
-            .is_some_and(|hint| self.idle_since.elapsed() + KEEP_ALIVE_MARGIN >= hint)
+        let m = &self.m;
+        m.keep_alive_hint
+            .is_some_and(|hint| m.idle_since.elapsed() + KEEP_ALIVE_MARGIN >= hint)
     }
 }

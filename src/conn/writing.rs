@@ -18,7 +18,7 @@ use std::fs::File;
 use std::future::poll_fn;
 use std::io::{IoSlice, Read};
 use std::pin::Pin;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_core::Stream;
@@ -26,115 +26,101 @@ use futures_core::Stream;
 use super::awaiting::{self, read_head, Head};
 use super::body::{self, Body};
 use super::fail::Abort;
-use super::io::ConnIo;
+use super::io::{ConnIo, Transport};
 use super::machine::{HeadWritten, WritingBodyInterim};
-use super::state::{AwaitingHead, WritingBody, WritingHead};
+use super::state::{AwaitingHead, Closed, WritingBody, WritingHead};
 use super::wire::{self, write_error};
-use super::Gen;
+use super::{CloseReason, Gen};
 use crate::error::{Error, Invalid, Kind, Malformed, Phase, Result};
-use crate::http::{
-    self, EncodedChunk, Request, RequestEncoder, RequestHead, Response, ResponseParser,
-};
+use crate::http::{self, EncodedChunk, Request, RequestEncoder, Response, ResponseParser};
 use crate::rt::time::timeout;
 
 /// Most slices of one write: the head plus the (up to 4) slices of an encoded chunk.
 const MAX_SLICES: usize = 5;
 
-/// Runs one exchange from the encoded head to the response head.
+/// Runs one exchange from the encoded head (in the connection's buffer) to the response head.
 pub(super) async fn exchange(
     mut conn: Gen<WritingHead>,
-    mut buf: BytesMut,
     mut enc: RequestEncoder,
     req: Request,
 ) -> Result<Response<Body>> {
     let (head, body) = req.into_parts();
-    let parser = ResponseParser::new(enc.context(), conn.inner.cfg.limits);
+    conn.inner.m.req = Some(head);
+    let mut parser = ResponseParser::new(enc.context(), conn.inner.m.cfg.limits);
     let expect = enc.expects_continue();
-    let held = match write_head(&mut conn.inner, &buf, &mut enc, body, expect).await {
+    let held = match write_head(&mut conn.inner, &mut enc, body, expect).await {
         Ok(held) => held,
-        Err(err) => return Err(conn.close_on(err).with_url(head.url())),
+        Err(err) => return Err(conn.close_on(err)),
     };
-    buf.clear();
-    let mut ex = Outgoing {
-        enc,
-        buf,
-        parser,
-        head,
-    };
+    conn.inner.m.buf.clear();
     let awaiting = match conn.on_head_written() {
         HeadWritten::AwaitingHead(c) => c,
         HeadWritten::WritingBody(c) => match held {
             None => c.on_body_written(), // it left with the head
-            Some(body) if expect => return continue_then_send(c, body, ex).await,
-            Some(body) => send_body(c, body, &mut ex).await?,
+            Some(body) if expect => return continue_then_send(c, body, enc, parser).await,
+            Some(body) => send_body(c, body, &mut enc).await?,
         },
     };
-    awaiting::receive(awaiting, ex.buf, ex.parser, ex.head, false).await
-}
-
-/// What the body-writing states need besides the connection.
-struct Outgoing {
-    /// The body encoder.
-    enc: RequestEncoder,
-    /// The read buffer (empty once the head is out).
-    buf: BytesMut,
-    /// The response parser (the 100-continue wait reads heads already).
-    parser: ResponseParser,
-    /// The request head, for the URL in errors.
-    head: RequestHead,
+    awaiting::receive(awaiting, &mut parser, false).await
 }
 
 /// Writes the head, with the whole body when it is in memory and not held for a `100`;
 /// returns the body still to send.
 async fn write_head(
     io: &mut ConnIo,
-    head: &[u8],
     enc: &mut RequestEncoder,
     body: http::Body,
     expect: bool,
 ) -> Result<Option<http::Body>> {
-    let last = match body {
-        http::Body::Empty if !expect => enc.finish()?,
-        http::Body::Bytes(bytes) if !expect => enc.encode_final(bytes)?,
-        held => {
-            write_chunk(io, head, None).await?;
-            return Ok(Some(held));
-        }
+    let (last, held) = match body {
+        http::Body::Empty if !expect => (Some(enc.finish()?), None),
+        http::Body::Bytes(bytes) if !expect => (Some(enc.encode_final(bytes)?), None),
+        held => (None, Some(held)),
     };
-    write_chunk(io, head, Some(&last)).await?;
-    Ok(None)
+    let ConnIo { transport, m } = io;
+    write_chunk(transport, m.write_timeout, &m.buf, last.as_ref()).await?;
+    Ok(held)
 }
 
 /// Writes `prefix` then `chunk` in one vectored write (repeated until all is written).
-async fn write_chunk(io: &mut ConnIo, prefix: &[u8], chunk: Option<&EncodedChunk>) -> Result<()> {
+async fn write_chunk(
+    t: &mut Transport,
+    limit: Option<Duration>,
+    prefix: &[u8],
+    chunk: Option<&EncodedChunk>,
+) -> Result<()> {
     let mut slices = [IoSlice::new(&[]); MAX_SLICES];
     slices[0] = IoSlice::new(prefix);
     let n = chunk.map_or(0, |c| c.chunks_vectored(&mut slices[1..]));
-    let limit = io.write_timeout;
-    wire::write_all(&mut io.transport, &mut slices[..1 + n], limit)
+    wire::write_all(t, &mut slices[..1 + n], limit)
         .await
         .map_err(write_error)
+}
+
+/// Writes one body piece.
+async fn write_piece(io: &mut ConnIo, chunk: &EncodedChunk) -> Result<()> {
+    write_chunk(&mut io.transport, io.m.write_timeout, &[], Some(chunk)).await
 }
 
 /// Sends the held body; the request is then complete.
 async fn send_body(
     mut conn: Gen<WritingBody>,
     body: http::Body,
-    ex: &mut Outgoing,
+    enc: &mut RequestEncoder,
 ) -> Result<Gen<AwaitingHead>> {
-    match write_body(&mut conn.inner, &mut ex.enc, body).await {
+    match write_body(&mut conn.inner, enc, body).await {
         Ok(()) => Ok(conn.on_body_written()),
-        Err(err) => Err(conn.close_on(err).with_url(ex.head.url())),
+        Err(err) => Err(conn.close_on(err)),
     }
 }
 
 /// Writes a whole body (the head is already out).
 async fn write_body(io: &mut ConnIo, enc: &mut RequestEncoder, body: http::Body) -> Result<()> {
     match body {
-        http::Body::Bytes(bytes) => write_chunk(io, &[], Some(&enc.encode_final(bytes)?)).await,
+        http::Body::Bytes(bytes) => write_piece(io, &enc.encode_final(bytes)?).await,
         http::Body::Stream { stream, .. } => write_stream(io, enc, stream).await,
         http::Body::File { file, len } => write_file(io, enc, file, len).await,
-        _ => write_chunk(io, &[], Some(&enc.finish()?)).await,
+        _ => write_piece(io, &enc.finish()?).await,
     }
 }
 
@@ -147,9 +133,9 @@ async fn write_stream(
     loop {
         match poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
             Some(Ok(piece)) if piece.is_empty() => {}
-            Some(Ok(piece)) => write_chunk(io, &[], Some(&enc.encode_data(piece)?)).await?,
+            Some(Ok(piece)) => write_piece(io, &enc.encode_data(piece)?).await?,
             Some(Err(err)) => return Err(Error::io(err, Phase::Write)),
-            None => return write_chunk(io, &[], Some(&enc.finish()?)).await,
+            None => return write_piece(io, &enc.finish()?).await,
         }
     }
 }
@@ -161,7 +147,7 @@ async fn write_file(
     mut file: File,
     len: u64,
 ) -> Result<()> {
-    let size = io.cfg.file_chunk_size.max(1);
+    let size = io.m.cfg.file_chunk_size.max(1);
     let mut piece = BytesMut::new();
     let mut remaining = len;
     while remaining > 0 {
@@ -171,10 +157,10 @@ async fn write_file(
             0 => enc.encode_final(data)?,
             _ => enc.encode_data(data)?,
         };
-        write_chunk(io, &[], Some(&chunk)).await?;
+        write_piece(io, &chunk).await?;
     }
     match len {
-        0 => write_chunk(io, &[], Some(&enc.finish()?)).await,
+        0 => write_piece(io, &enc.finish()?).await,
         _ => Ok(()),
     }
 }
@@ -208,17 +194,13 @@ fn read_piece(file: &mut File, piece: &mut BytesMut, size: usize, remaining: u64
 async fn continue_then_send(
     mut conn: Gen<WritingBody>,
     body: http::Body,
-    mut ex: Outgoing,
+    mut enc: RequestEncoder,
+    mut parser: ResponseParser,
 ) -> Result<Response<Body>> {
-    let deadline = Instant::now() + conn.inner.cfg.expect_continue_wait;
+    let deadline = Instant::now() + conn.inner.m.cfg.expect_continue_wait;
     loop {
         let wait = deadline.saturating_duration_since(Instant::now());
-        let head = timeout(
-            wait,
-            read_head(&mut conn.inner, &mut ex.buf, &mut ex.parser),
-        )
-        .await;
-        match head {
+        match timeout(wait, read_head(&mut conn.inner, &mut parser)).await {
             Err(_elapsed) => break,
             Ok(Ok(Head::Interim(interim))) => match conn.on_interim() {
                 WritingBodyInterim::WritingBody(c) if interim.status() == 100 => {
@@ -226,34 +208,34 @@ async fn continue_then_send(
                     break;
                 }
                 WritingBodyInterim::WritingBody(c) => conn = c,
-                WritingBodyInterim::Closed(c) => return Err(too_many_interims(c, &ex.head)),
+                WritingBodyInterim::Closed(c) => return Err(too_many_interims(c)),
             },
             // The model has no final head in `writing_body`: the request counts as ended
             // here, and `must_close` keeps the connection from reuse (the body was not sent).
             Ok(Ok(Head::Final(parsed))) => {
-                let c = conn.on_body_written();
-                return Ok(awaiting::respond(c, ex.buf, parsed, ex.head, true));
+                return Ok(awaiting::respond(conn.on_body_written(), parsed, true));
             }
             Ok(Ok(Head::Upgrade { head, leftover })) => {
                 let c = conn.on_body_written().on_upgrade();
-                return Ok(body::upgraded(c, ex.buf, head, leftover));
+                return Ok(body::upgraded(c, head, leftover));
             }
-            Ok(Err(err)) => return Err(conn.close_on(err).with_url(ex.head.url())),
+            Ok(Err(err)) => return Err(conn.close_on(err)),
         }
     }
-    let awaiting = send_body(conn, body, &mut ex).await?;
-    awaiting::receive(awaiting, ex.buf, ex.parser, ex.head, false).await
+    let awaiting = send_body(conn, body, &mut enc).await?;
+    awaiting::receive(awaiting, &mut parser, false).await
 }
 
 /// The model's interim bound ran out: a protocol error.
-pub(super) fn too_many_interims(closed: Gen<super::state::Closed>, head: &RequestHead) -> Error {
+pub(super) fn too_many_interims(mut closed: Gen<Closed>) -> Error {
     let err = Error::new(
         Kind::RemoteProtocol(Malformed::TooManyInterimResponses),
         Phase::ReadHead,
     );
-    let mut closed = closed;
+    let err = closed.inner.with_url(err);
+    closed.inner.release_exchange();
     closed
         .inner
-        .set_close_reason(super::CloseReason::Error(err.kind()));
-    err.with_url(head.url())
+        .set_close_reason(CloseReason::Error(err.kind()));
+    err
 }

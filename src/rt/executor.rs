@@ -275,7 +275,7 @@ impl Runtime {
                     self.core.run_task(token);
                     continue;
                 }
-                main.scheduled.store(false, Ordering::Release);
+                main.scheduled.swap(false, Ordering::AcqRel);
                 if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
                     return out;
                 }
@@ -329,7 +329,7 @@ impl Core {
             let Some(task) = tasks.get(token) else {
                 return; // finished or aborted since it was queued
             };
-            task.header.scheduled.store(false, Ordering::Release);
+            task.header.scheduled.swap(false, Ordering::AcqRel);
             let aborted = task.header.aborted.load(Ordering::Acquire);
             (task.future.take(), task.waker.take(), aborted)
         };

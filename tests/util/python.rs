@@ -18,8 +18,8 @@ use std::process::{Child, Command, Stdio};
 
 use super::{require_program, stop_child, wait_listening, TempDir};
 
-/// The file served at `/13b.txt`.
-pub const SMALL_BODY: &[u8] = b"Hello, weir!\n";
+/// The file served at `/13b.txt` (the same 13 bytes nginx serves).
+pub use super::nginx::SMALL_BODY;
 /// The chunks `GET /chunked` sends, in order.
 pub const CHUNKED_PIECES: [&str; 3] = ["Hello, ", "chunked ", "weir!\n"];
 /// The body `GET /close` sends before closing.
@@ -41,16 +41,15 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             self.send_header("Transfer-Encoding", "chunked")
             self.send_header("Trailer", "X-Trailer")
             self.end_headers()
-            for piece in ["Hello, ", "chunked ", "weir!\n"]:
-                data = piece.encode()
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            for piece in CHUNKS:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
             self.wfile.write(b"0\r\nX-Trailer: done\r\n\r\n")
         elif self.path == "/close":
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Connection", "close")
             self.end_headers()
-            self.wfile.write(b"close-delimited body\n")
+            self.wfile.write(CLOSE_BODY)
             self.close_connection = True
         else:
             super().do_GET()
@@ -85,13 +84,15 @@ class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024
 
+CLOSE_BODY = sys.argv[2].encode()
+CHUNKS = [piece.encode() for piece in sys.argv[3:]]
 handler = functools.partial(Handler, directory=sys.argv[1])
 server = Server(("127.0.0.1", 0), handler)
 print(server.server_address[1], flush=True)
 server.serve_forever()
 "#;
 
-/// A running `python3 -c SCRIPT DIR`; killed, reaped and its directory removed on drop.
+/// A running `python3 -c SCRIPT DIR CLOSE_BODY CHUNK...`; killed, reaped and its directory removed on drop.
 #[derive(Debug)]
 pub struct PythonHttpServer {
     /// The python process.
@@ -147,6 +148,8 @@ fn spawn(python: &Path, root: &Path, dir: &Path) -> Child {
         .arg("-c")
         .arg(SCRIPT)
         .arg(root)
+        .arg(std::str::from_utf8(CLOSE_BODY).expect("ASCII body"))
+        .args(CHUNKED_PIECES)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr)

@@ -19,8 +19,8 @@ use weir::http::{Body, Request, RequestHead};
 use weir::rt::time::timeout;
 
 use crate::errors::{kind_name, CliError};
-use crate::transport::Client;
 use report::{Setup, Stats};
+use weir::client::Client;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -135,7 +135,11 @@ fn run_thread(
     let rt = weir::rt::Runtime::new().map_err(|e| CliError::new("runtime", e))?;
     let stats = Rc::new(RefCell::new(Stats::new()));
     rt.block_on(async {
-        let client = Client::builder().build();
+        let client = Client::builder()
+            .max_connections(conns)
+            .max_connections_per_host(conns)
+            .max_idle_per_host(conns)
+            .build();
         let workers: Vec<_> = (0..conns)
             .map(|_| {
                 let w = Worker {

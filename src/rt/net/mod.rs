@@ -9,6 +9,12 @@
 //!   that was short, clears the slot (`Clear`) — see the reactor's module doc for why a short
 //!   transfer is enough under edge triggering.
 //! - After `close`/`disconnect`, I/O fails with `NotConnected` without touching the fd.
+//! - A socket belongs to the runtime it was created on (it holds an `Rc` to it, so it is
+//!   `!Send`); it makes progress only while that runtime's `block_on` runs.
+//! - Each direction keeps one waiter: a second task polling the same direction replaces the
+//!   first one's waker (the model's `Poll` in `Waiting`), as with `&mut` access there is
+//!   only ever one. An `accept`/`connect` future dropped while pending leaves its waker in
+//!   the slot until the next readiness wakes it harmlessly (the task's token is stale).
 
 use std::future::Future;
 use std::io::{self, IoSlice};
