@@ -151,6 +151,11 @@ fn main() {
     match args.client.as_str() {
         "weir" => report_one("weir", &args, run_weir_conn(addr, args.mode, args.count)),
         "weir-raw" => report_one("weir-raw", &args, run_weir(addr, args.mode, args.count)),
+        "weir-client" => report_one(
+            "weir-client",
+            &args,
+            run_weir_client(addr, args.mode, args.count),
+        ),
         "hyper" => report_one("hyper", &args, run_hyper(addr, args.mode, args.count)),
         "both" => interleaved(addr, &args),
         other => usage(&format!("unknown client {other}")),
@@ -190,32 +195,42 @@ fn report_one(name: &str, args: &Args, run: Run) {
 
 /// Rounds of weir then hyper; prints each round, the medians and weir/hyper.
 fn interleaved(addr: SocketAddr, args: &Args) {
-    let (mut weir, mut hyper) = (Vec::new(), Vec::new());
+    type Runner = fn(SocketAddr, Mode, u64) -> Run;
+    let clients: [(&str, Runner); 3] = [
+        ("weir", run_weir_conn),
+        ("weir-client", run_weir_client),
+        ("hyper", run_hyper),
+    ];
+    let mut runs: Vec<Vec<Run>> = vec![Vec::new(); clients.len()];
     for round in 0..args.rounds {
-        let w = run_weir_conn(addr, args.mode, args.count);
-        let h = run_hyper(addr, args.mode, args.count);
-        println!(
-            "round {round}: weir {:.0} req/s {:.1} MB/s | hyper {:.0} req/s {:.1} MB/s",
-            w.per_sec(),
-            w.mb_per_sec(),
-            h.per_sec(),
-            h.mb_per_sec()
-        );
-        weir.push(w);
-        hyper.push(h);
+        let mut line = format!("round {round}:");
+        for (i, (name, run)) in clients.iter().enumerate() {
+            let r = run(addr, args.mode, args.count);
+            line += &format!(
+                " {name} {:.0} req/s {:.1} MB/s |",
+                r.per_sec(),
+                r.mb_per_sec()
+            );
+            runs[i].push(r);
+        }
+        println!("{}", line.trim_end_matches(" |"));
     }
-    let (w_rps, h_rps) = (median(&weir, Run::per_sec), median(&hyper, Run::per_sec));
-    let (w_mb, h_mb) = (
-        median(&weir, Run::mb_per_sec),
-        median(&hyper, Run::mb_per_sec),
+    let hyper_rps = median(&runs[2], Run::per_sec);
+    let mut line = format!(
+        "median {:?} (count {}, pin {:?}):",
+        args.mode, args.count, args.pin
     );
-    println!(
-        "median {:?} (count {}, pin {:?}): weir {w_rps:.0} req/s {w_mb:.1} MB/s, hyper {h_rps:.0} req/s {h_mb:.1} MB/s, weir/hyper {:.3}",
-        args.mode,
-        args.count,
-        args.pin,
-        w_rps / h_rps
-    );
+    for (i, (name, _)) in clients.iter().enumerate() {
+        let (rps, mb) = (
+            median(&runs[i], Run::per_sec),
+            median(&runs[i], Run::mb_per_sec),
+        );
+        line += &format!(
+            " {name} {rps:.0} req/s {mb:.1} MB/s ({:.3}x hyper);",
+            rps / hyper_rps
+        );
+    }
+    println!("{line}");
 }
 
 fn median(runs: &[Run], f: fn(&Run) -> f64) -> f64 {
@@ -280,6 +295,62 @@ async fn conn_run(
             total += chunk.len() as u64;
         }
         conn = body.take_connection().expect("connection reusable");
+    }
+    total
+}
+
+// ------------------------------------------------------------------ weir-client (pooled)
+
+fn run_weir_client(addr: SocketAddr, mode: Mode, count: u64) -> Run {
+    let rt = weir::rt::Runtime::new().expect("weir runtime");
+    rt.block_on(async move {
+        let conns = mode.connections();
+        let client = weir::client::Client::builder()
+            .max_connections_per_host(conns)
+            .max_idle_per_host(conns)
+            .build();
+        let url = format!("http://{addr}{}", mode.path());
+        let head = Request::get(&url).build().expect("request").into_parts().0;
+        // Open the connections first, as the other clients do: one request on each.
+        let warm: Vec<_> = (0..conns)
+            .map(|_| weir::rt::spawn(client_run(client.clone(), head.clone(), 1)))
+            .collect();
+        for t in warm {
+            t.await.expect("warm-up");
+        }
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..conns)
+            .map(|i| {
+                weir::rt::spawn(client_run(
+                    client.clone(),
+                    head.clone(),
+                    share(count, conns, i),
+                ))
+            })
+            .collect();
+        let mut body_bytes = 0;
+        for t in tasks {
+            body_bytes += t.await.expect("weir task");
+        }
+        Run {
+            requests: count,
+            body_bytes,
+            elapsed: start.elapsed(),
+        }
+    })
+}
+
+/// `n` requests through the pooled client, each body read to its end.
+async fn client_run(client: weir::client::Client, head: weir::http::RequestHead, n: u64) -> u64 {
+    let mut total = 0;
+    for _ in 0..n {
+        let req = Request::from_parts(head.clone(), weir::http::Body::Empty);
+        let resp = client.send(req).await.expect("send");
+        assert_eq!(resp.status(), 200);
+        let (_, mut body, _) = resp.into_parts();
+        while let Some(chunk) = body.next_chunk().await.expect("body") {
+            total += chunk.len() as u64;
+        }
     }
     total
 }

@@ -24,26 +24,40 @@ use weir::http::{Origin, Url};
 
 // ---- recording the pool's transitions of this thread -------------------------------------
 
+/// One recorded transition: machine, from, event, args, to.
+type Recorded = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Vec<i32>,
+    &'static str,
+);
+
 thread_local! {
-    /// The pool transitions this thread made: (event, args).
-    static TRACE: RefCell<Vec<(&'static str, Vec<i32>)>> = const { RefCell::new(Vec::new()) };
+    /// The transitions this thread made, of every machine.
+    static TRACE: RefCell<Vec<Recorded>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Installs (once per process) a hook that files each pool transition under its thread.
+/// Installs (once per process) a hook that files each transition under its thread.
 fn record_pool_transitions() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         weir::trace::set_hook(|t: &weir::trace::Transition<'_>| {
-            if t.machine == "pool" {
-                let entry = (t.event, t.args.to_vec());
-                let _ = TRACE.try_with(|tr| tr.borrow_mut().push(entry));
-            }
+            let entry = (t.machine, t.from, t.event, t.args.to_vec(), t.to);
+            let _ = TRACE.try_with(|tr| tr.borrow_mut().push(entry));
         })
     });
 }
 
-fn take_trace() -> Vec<(&'static str, Vec<i32>)> {
+/// This thread's transitions of every machine since the last take.
+fn take_all() -> Vec<Recorded> {
     TRACE.with(|t| std::mem::take(&mut *t.borrow_mut()))
+}
+
+/// This thread's pool transitions since the last take: (event, args).
+fn take_trace() -> Vec<(&'static str, Vec<i32>)> {
+    let all = take_all().into_iter().filter(|t| t.0 == "pool");
+    all.map(|(_, _, event, args, _)| (event, args)).collect()
 }
 
 /// Replays recorded pool transitions against the reference model.
@@ -435,4 +449,50 @@ fn evicting_for_another_host_replays_as_the_models_serve() {
         replay.assert_counts_match(port_a, stats.host(&origin(&url_a)));
         replay.assert_counts_match(port_b, stats.host(&origin(&url_b)));
     });
+}
+
+#[test]
+fn connection_transitions_of_a_real_run_replay_against_the_connection_model() {
+    use weir::generated::connection as cm;
+    record_pool_transitions();
+    let server = HyperServer::fixed(&[3u8; 200 * 1024]);
+    let url = server.url("/");
+    let client = Client::builder().max_connections_per_host(1).build();
+    let trace = run(async {
+        take_all();
+        for i in 0..6 {
+            let resp = client.get(&url).await.unwrap();
+            let mut body = resp.into_body();
+            if i % 3 == 2 {
+                body.next_chunk().await.unwrap(); // dropped mid-way: drained or closed
+            } else {
+                assert_eq!(body.read_to_end().await.unwrap().len(), 200 * 1024);
+            }
+        }
+        settle(&client).await;
+        take_all()
+    });
+    let conn: Vec<_> = trace.into_iter().filter(|t| t.0 == cm::MACHINE).collect();
+    assert!(
+        conn.len() >= 6 * 4,
+        "every exchange took several transitions: {}",
+        conn.len()
+    );
+    // One connection at a time (limit 1): a transition out of `connecting` starts a new one.
+    let mut model: Option<cm::Model> = None;
+    for (i, (_, from, event, args, to)) in conn.iter().enumerate() {
+        if *from == cm::State::Connecting.name() {
+            let done = model.as_ref().map_or(true, |m| m.state.is_terminal());
+            assert!(done, "step {i}: a second connection while one is open");
+            model = Some(cm::Model::new());
+        }
+        let m = model
+            .as_mut()
+            .unwrap_or_else(|| panic!("step {i}: no connection"));
+        assert_eq!(m.state.name(), *from, "step {i}: model state vs trace");
+        let e = cm::Event::decode(event, args).unwrap_or_else(|| panic!("unknown event {event}"));
+        m.apply(e)
+            .unwrap_or_else(|illegal| panic!("step {i}: {event} illegal: {illegal:?}"));
+        assert_eq!(m.state.name(), *to, "step {i}: {event} led elsewhere");
+    }
 }

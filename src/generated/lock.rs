@@ -671,4 +671,19 @@ mod tests {
             assert_eq!(Event::decode(e.name(), &e.arg_values()), Some(e));
         }
     }
+
+    /// Every state reachable from the default model, by breadth-first search: the count the model
+    /// file states (proofs/README.md compares it with spin's state count).
+    #[test]
+    fn reachable_states() {
+        let mut seen = std::collections::HashSet::new();
+        let mut todo = std::collections::VecDeque::from([Model::default()]);
+        while let Some(m) = todo.pop_front() {
+            if seen.insert(m.clone()) {
+                todo.extend(m.enabled().into_iter().filter_map(|e| m.step(e).ok()));
+            }
+        }
+        assert_eq!(seen.len(), 138);
+        assert!(seen.iter().all(|m| m.check().is_ok()));
+    }
 }

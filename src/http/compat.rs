@@ -80,8 +80,9 @@ impl<B: Into<Body>> TryFrom<http::Request<B>> for Request {
         let (parts, body) = src.into_parts();
         let url = Url::parse(&parts.uri.to_string())?;
         let mut req = Request::new(Method::try_from(&parts.method)?, url).with_body(body);
-        for (name, value) in &HeaderMap::try_from(&parts.headers)? {
-            req = req.with_header_appended(name.clone(), value.clone());
+        for (name, value) in &parts.headers {
+            let name = Bytes::copy_from_slice(name.as_str().as_bytes());
+            req = req.with_header(name, Bytes::copy_from_slice(value.as_bytes()))?;
         }
         Ok(req)
     }

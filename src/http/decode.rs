@@ -18,7 +18,7 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::header::HeaderMap;
-use super::parse::{header_map_from, Limits};
+use super::parse::{fields_in, Limits};
 use crate::error::{Error, Kind, Malformed, Phase};
 
 /// The most hex digits (leading zeros included) a chunk-size may have.
@@ -398,7 +398,11 @@ fn expect(byte: u8, wanted: u8, next: ChunkedState) -> Result<Step, Error> {
 fn parse_trailers(section: Bytes, max_fields: usize) -> Result<HeaderMap, Error> {
     let mut slots = vec![httparse::EMPTY_HEADER; max_fields];
     match httparse::parse_headers(&section, &mut slots) {
-        Ok(httparse::Status::Complete((_, fields))) => Ok(header_map_from(&section, fields)),
+        Ok(httparse::Status::Complete((_, fields))) => {
+            let fields =
+                fields_in(&section, fields).ok_or_else(|| malformed(Malformed::Trailers))?;
+            Ok(HeaderMap::from_parsed(section.clone(), fields))
+        }
         Err(httparse::Error::TooManyHeaders) => Err(malformed(Malformed::TrailersTooLarge)),
         Ok(httparse::Status::Partial) | Err(_) => Err(malformed(Malformed::Trailers)),
     }

@@ -57,11 +57,6 @@ impl HeaderName {
         HeaderName(Bytes::from_static(bytes))
     }
 
-    /// Trusts `name` to be valid: used for fields httparse has already checked.
-    pub(crate) fn from_parsed(name: Bytes) -> HeaderName {
-        HeaderName(name)
-    }
-
     /// The name as written on the wire.
     pub fn as_str(&self) -> &str {
         // Tokens are ASCII, so this never fails for a validated name.
@@ -126,11 +121,6 @@ impl HeaderValue {
         HeaderValue(Bytes::from_static(bytes))
     }
 
-    /// Trusts `value` to be valid: used for fields httparse has already checked.
-    pub(crate) fn from_parsed(value: Bytes) -> HeaderValue {
-        HeaderValue(value)
-    }
-
     /// The value's bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
@@ -149,10 +139,7 @@ impl HeaderValue {
     /// The comma-separated list elements of this value, trimmed, empty ones skipped
     /// (RFC 9110 §5.6.1).
     pub fn list_items(&self) -> impl Iterator<Item = &[u8]> {
-        self.0
-            .split(|&b| b == b',')
-            .map(trim_ows)
-            .filter(|item| !item.is_empty())
+        list_items(&self.0)
     }
 }
 
@@ -177,56 +164,237 @@ pub(crate) fn trim_ows(bytes: &[u8]) -> &[u8] {
 }
 
 /// Ordered header fields; a name may appear several times.
-#[derive(Clone, Default, PartialEq, Eq)]
+///
+/// Fields of a parsed head are byte ranges of the received head (`base`): parsing costs one
+/// `Vec` and no reference-count traffic per field. Fields added by hand own their `Bytes`.
+#[derive(Clone, Default)]
 pub struct HeaderMap {
+    /// The received head that `Part::InBase` ranges point into (empty for hand-built maps).
+    base: Bytes,
     /// The fields in the order they were added (or received).
-    entries: Vec<(HeaderName, HeaderValue)>,
+    fields: Vec<Field>,
+}
+
+/// One field line: name and value.
+#[derive(Clone, Debug)]
+pub(crate) struct Field {
+    /// The name, as on the wire.
+    name: Part,
+    /// The value, without surrounding whitespace.
+    value: Part,
+}
+
+/// Where a name or value lives.
+#[derive(Clone, Debug)]
+enum Part {
+    /// `base[start..start + len]` of the map.
+    InBase {
+        /// Offset in `base`.
+        start: u32,
+        /// Length.
+        len: u32,
+    },
+    /// Bytes of its own (hand-built fields).
+    Own(Bytes),
+}
+
+impl Field {
+    /// A field whose name and value are `(start, len)` ranges of the map's base.
+    pub(crate) fn in_base(name: (u32, u32), value: (u32, u32)) -> Field {
+        let part = |(start, len)| Part::InBase { start, len };
+        Field {
+            name: part(name),
+            value: part(value),
+        }
+    }
+}
+
+/// A header name inside a [`HeaderMap`] (borrowed; `Copy`).
+#[derive(Clone, Copy)]
+pub struct HeaderNameRef<'a>(&'a [u8]);
+
+/// A header value inside a [`HeaderMap`] (borrowed; `Copy`).
+#[derive(Clone, Copy)]
+pub struct HeaderValueRef<'a> {
+    /// The value's bytes.
+    bytes: &'a [u8],
+    /// The map's base, so `to_bytes` can share instead of copy.
+    base: &'a Bytes,
+}
+
+impl<'a> HeaderNameRef<'a> {
+    /// The name as written on the wire (names are tokens, so ASCII).
+    pub fn as_str(self) -> &'a str {
+        std::str::from_utf8(self.0).unwrap_or("")
+    }
+
+    /// The name's bytes as written on the wire.
+    pub fn as_bytes(self) -> &'a [u8] {
+        self.0
+    }
+
+    /// Case-insensitive comparison with `other`.
+    pub fn eq_ignore_case(self, other: &str) -> bool {
+        self.0.eq_ignore_ascii_case(other.as_bytes())
+    }
+
+    /// An owned copy (for building another map or request).
+    pub fn to_owned(self) -> HeaderName {
+        HeaderName(Bytes::copy_from_slice(self.0))
+    }
+}
+
+impl<'a> HeaderValueRef<'a> {
+    /// The value's bytes.
+    pub fn as_bytes(self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// The value as text, when it is UTF-8.
+    pub fn to_str(self) -> Option<&'a str> {
+        std::str::from_utf8(self.bytes).ok()
+    }
+
+    /// The value as shared bytes: a slice of the received head when it came from one (no copy).
+    pub fn to_bytes(self) -> Bytes {
+        if self.bytes.is_empty() {
+            return Bytes::new();
+        }
+        share(self.base, self.bytes)
+    }
+
+    /// An owned value (shares the received head's bytes when it can).
+    pub fn to_owned(self) -> HeaderValue {
+        HeaderValue(self.to_bytes())
+    }
+
+    /// The comma-separated list elements of this value, trimmed, empty ones skipped
+    /// (RFC 9110 §5.6.1).
+    pub fn list_items(self) -> impl Iterator<Item = &'a [u8]> {
+        list_items(self.bytes)
+    }
+}
+
+/// `part` as a slice of `base` when it lies inside it, else a copy (never a panic).
+pub(crate) fn share(base: &Bytes, part: &[u8]) -> Bytes {
+    let start = (part.as_ptr() as usize).checked_sub(base.as_ptr() as usize);
+    match start {
+        Some(start) if start + part.len() <= base.len() && !part.is_empty() => {
+            base.slice(start..start + part.len())
+        }
+        _ => Bytes::copy_from_slice(part),
+    }
+}
+
+fn list_items(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    bytes
+        .split(|&b| b == b',')
+        .map(trim_ows)
+        .filter(|item| !item.is_empty())
+}
+
+impl fmt::Debug for HeaderNameRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for HeaderNameRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for HeaderValueRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.to_str() {
+            Some(s) => fmt::Debug::fmt(s, f),
+            None => fmt::Debug::fmt(self.bytes, f),
+        }
+    }
+}
+
+impl PartialEq<[u8]> for HeaderValueRef<'_> {
+    fn eq(&self, other: &[u8]) -> bool {
+        self.bytes == other
+    }
+}
+
+impl PartialEq<&str> for HeaderValueRef<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self.bytes == other.as_bytes()
+    }
 }
 
 impl HeaderMap {
     /// An empty map.
     pub fn new() -> HeaderMap {
-        HeaderMap {
-            entries: Vec::new(),
-        }
+        HeaderMap::default()
     }
 
     /// An empty map with room for `n` fields.
     pub fn with_capacity(n: usize) -> HeaderMap {
         HeaderMap {
-            entries: Vec::with_capacity(n),
+            base: Bytes::new(),
+            fields: Vec::with_capacity(n),
         }
+    }
+
+    /// A map of parsed `fields`, ranges of `base` (the parser builds these).
+    pub(crate) fn from_parsed(base: Bytes, fields: Vec<Field>) -> HeaderMap {
+        HeaderMap { base, fields }
     }
 
     /// The number of fields (a name given twice counts twice).
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.fields.len()
     }
 
     /// True when there are no fields.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.fields.is_empty()
+    }
+
+    fn bytes<'a>(&'a self, part: &'a Part) -> &'a [u8] {
+        match part {
+            Part::InBase { start, len } => {
+                let (start, len) = (*start as usize, *len as usize);
+                self.base.get(start..start + len).unwrap_or(b"")
+            }
+            Part::Own(bytes) => bytes,
+        }
+    }
+
+    fn name_of<'a>(&'a self, field: &'a Field) -> HeaderNameRef<'a> {
+        HeaderNameRef(self.bytes(&field.name))
+    }
+
+    fn value_of<'a>(&'a self, field: &'a Field) -> HeaderValueRef<'a> {
+        let bytes = self.bytes(&field.value);
+        let base = match &field.value {
+            Part::Own(own) => own,
+            Part::InBase { .. } => &self.base,
+        };
+        HeaderValueRef { bytes, base }
     }
 
     /// The first value of `name` (case-insensitive).
-    pub fn get(&self, name: &str) -> Option<&HeaderValue> {
-        self.entries
-            .iter()
+    pub fn get(&self, name: &str) -> Option<HeaderValueRef<'_>> {
+        self.iter()
             .find(|(n, _)| n.eq_ignore_case(name))
             .map(|(_, v)| v)
     }
 
     /// Every value of `name` (case-insensitive), in order.
-    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a HeaderValue> + 'a {
-        self.entries
-            .iter()
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = HeaderValueRef<'a>> + 'a {
+        self.iter()
             .filter(move |(n, _)| n.eq_ignore_case(name))
             .map(|(_, v)| v)
     }
 
     /// True when `name` is present.
     pub fn contains(&self, name: &str) -> bool {
-        self.entries.iter().any(|(n, _)| n.eq_ignore_case(name))
+        self.get(name).is_some()
     }
 
     /// Whether some value of `name` holds `token` as a comma-separated list element
@@ -237,13 +405,19 @@ impl HeaderMap {
     }
 
     /// All fields in order, names with their original case.
-    pub fn iter(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
-        self.entries.iter().map(|(n, v)| (n, v))
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            map: self,
+            fields: self.fields.iter(),
+        }
     }
 
     /// Adds a field after the existing ones (a repeated name keeps both).
     pub fn append(&mut self, name: HeaderName, value: HeaderValue) {
-        self.entries.push((name, value));
+        self.fields.push(Field {
+            name: Part::Own(name.0),
+            value: Part::Own(value.0),
+        });
     }
 
     /// Validates and adds a field.
@@ -265,27 +439,67 @@ impl HeaderMap {
 
     /// Removes every field named `name` (case-insensitive); returns how many were removed.
     pub fn remove(&mut self, name: &str) -> usize {
-        let before = self.entries.len();
-        self.entries.retain(|(n, _)| !n.eq_ignore_case(name));
-        before - self.entries.len()
+        let before = self.fields.len();
+        let base = &self.base;
+        self.fields.retain(|field| {
+            let bytes = match &field.name {
+                Part::InBase { start, len } => base
+                    .get(*start as usize..(*start + *len) as usize)
+                    .unwrap_or(b""),
+                Part::Own(bytes) => bytes,
+            };
+            !bytes.eq_ignore_ascii_case(name.as_bytes())
+        });
+        before - self.fields.len()
     }
 }
 
-impl fmt::Debug for HeaderMap {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.iter()).finish()
+/// The fields of a [`HeaderMap`], in order.
+#[derive(Debug)]
+pub struct Iter<'a> {
+    /// The map (for the base bytes).
+    map: &'a HeaderMap,
+    /// The fields still to yield.
+    fields: std::slice::Iter<'a, Field>,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (HeaderNameRef<'a>, HeaderValueRef<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let field = self.fields.next()?;
+        Some((self.map.name_of(field), self.map.value_of(field)))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.fields.size_hint()
     }
 }
 
 impl<'a> IntoIterator for &'a HeaderMap {
-    type Item = (&'a HeaderName, &'a HeaderValue);
-    type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (HeaderName, HeaderValue)>,
-        fn(&'a (HeaderName, HeaderValue)) -> (&'a HeaderName, &'a HeaderValue),
-    >;
+    type Item = (HeaderNameRef<'a>, HeaderValueRef<'a>);
+    type IntoIter = Iter<'a>;
 
-    fn into_iter(self) -> Self::IntoIter {
-        self.entries.iter().map(|(n, v)| (n, v))
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+/// Equal when the same fields come in the same order (names case-insensitively).
+impl PartialEq for HeaderMap {
+    fn eq(&self, other: &HeaderMap) -> bool {
+        self.len() == other.len()
+            && self.iter().zip(other.iter()).all(|((n1, v1), (n2, v2))| {
+                n1.as_bytes().eq_ignore_ascii_case(n2.as_bytes()) && v1.as_bytes() == v2.as_bytes()
+            })
+    }
+}
+
+impl Eq for HeaderMap {}
+
+impl fmt::Debug for HeaderMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 

@@ -19,8 +19,8 @@ use std::mem::MaybeUninit;
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::decode::BodyDecoder;
-use super::encode::{chunked_is_final, parse_decimal, RequestContext};
-use super::header::{HeaderMap, HeaderName, HeaderValue};
+use super::encode::{parse_decimal, RequestContext};
+use super::header::{trim_ows, Field, HeaderMap};
 use super::response::{ResponseHead, Version};
 use crate::error::{Error, HeadLimit, Kind, Malformed, Phase};
 
@@ -155,20 +155,38 @@ impl ResponseParser {
     /// ```
     pub fn parse(&mut self, buf: &mut BytesMut) -> Result<ParseStatus, Error> {
         self.skip_leading_empty_lines(buf);
-        let Some(end) = self.find_head_end(buf)? else {
+        let limit = self.limits.max_head_bytes;
+        if !self.worth_parsing(buf) && buf.len() < limit {
             return Ok(ParseStatus::Partial);
+        }
+        let window = &buf[..buf.len().min(limit)];
+        let Some(raw) = parse_in_place(window, &self.limits)? else {
+            self.scanned = window.len();
+            return match buf.len() >= limit {
+                true => Err(head_too_large(HeadLimit::Bytes(limit))),
+                false => Ok(ParseStatus::Partial),
+            };
         };
         self.scanned = 0;
         self.received_any = true;
-        let head = buf.split_to(end).freeze();
-        let parsed = parse_head(&head, &self.limits)?;
-        self.classify(parsed, end, buf)
+        let head_len = raw.len;
+        let base = buf.split_to(head_len).freeze();
+        let reason = base.slice(raw.reason.0 as usize..(raw.reason.0 + raw.reason.1) as usize);
+        let headers = HeaderMap::from_parsed(base, raw.fields);
+        let head = ResponseHead::new(raw.version, raw.status, reason, headers);
+        self.classify(head, &raw.summary, head_len, buf)
     }
 
     /// The error for an end of stream before a complete head: [`Kind::ClosedBeforeResponse`]
     /// when no byte of a response arrived (`buf` empty, nothing consumed), else
     /// [`Kind::ClosedMidResponse`].
     pub fn eof_error(&self, buf: &BytesMut) -> Error {
+        // What httparse makes of the bytes left decides, so the verdict does not depend on
+        // how the bytes were split into reads (parse only runs httparse at a blank line).
+        let window = &buf[..buf.len().min(self.limits.max_head_bytes)];
+        if let (false, Err(err)) = (window.is_empty(), parse_in_place(window, &self.limits)) {
+            return err;
+        }
         let kind = match self.received_any || !buf.is_empty() {
             true => Kind::ClosedMidResponse,
             false => Kind::ClosedBeforeResponse,
@@ -189,24 +207,25 @@ impl ResponseParser {
         }
     }
 
-    /// The length of the head (up to and including its blank line), once it is all in `buf`.
-    fn find_head_end(&mut self, buf: &BytesMut) -> Result<Option<usize>, Error> {
-        let limit = self.limits.max_head_bytes;
-        let window = &buf[..buf.len().min(limit)];
-        let from = self.scanned.saturating_sub(2);
-        let found = find_blank_line(window, from);
-        self.scanned = window.len();
-        match found {
-            Some(end) => Ok(Some(end)),
-            None if buf.len() >= limit => Err(head_too_large(HeadLimit::Bytes(limit))),
-            None => Ok(None),
+    /// Whether httparse should run: always on fresh bytes (usually the whole head arrives in
+    /// one read), afterwards only once a blank line shows up in bytes not searched before.
+    /// (At the size limit and at end of stream httparse runs regardless, to tell a malformed
+    /// head from a large or cut one.)
+    fn worth_parsing(&mut self, buf: &BytesMut) -> bool {
+        if self.scanned == 0 {
+            return true;
         }
+        let window = &buf[..buf.len().min(self.limits.max_head_bytes)];
+        let found = find_blank_line(window, self.scanned.saturating_sub(2)).is_some();
+        self.scanned = window.len().max(1);
+        found
     }
 
     /// Interim, upgrade or final: applies the framing rules to a parsed head.
     fn classify(
         &mut self,
         head: ResponseHead,
+        summary: &FramingFields,
         head_len: usize,
         buf: &mut BytesMut,
     ) -> Result<ParseStatus, Error> {
@@ -220,7 +239,7 @@ impl ResponseParser {
         if head.is_informational() {
             return self.interim(head);
         }
-        let framing = response_framing(&self.context, &head)?;
+        let framing = response_framing(&self.context, &head, summary)?;
         if framing == Framing::Tunnel {
             return Ok(ParseStatus::Upgrade {
                 head,
@@ -228,7 +247,7 @@ impl ResponseParser {
             });
         }
         let reusable = framing != Framing::CloseDelimited;
-        let keep_alive = reusable && keep_alive(&self.context, &head);
+        let keep_alive = reusable && keep_alive_from(&self.context, head.version(), summary);
         let decoder = match framing {
             Framing::Empty | Framing::Tunnel => BodyDecoder::empty(),
             Framing::Length(n) => BodyDecoder::length(n),
@@ -274,8 +293,24 @@ fn find_blank_line(buf: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-/// Runs httparse over a complete head (`head` ends with its blank line).
-fn parse_head(head: &Bytes, limits: &Limits) -> Result<ResponseHead, Error> {
+/// A head httparse found complete in the buffer, as ranges of it (before it is split off).
+struct RawHead {
+    /// Bytes of the head, blank line included.
+    len: usize,
+    /// The version.
+    version: Version,
+    /// The status code.
+    status: u16,
+    /// The reason phrase, as (start, len).
+    reason: (u32, u32),
+    /// The fields, as ranges of the head.
+    fields: Vec<Field>,
+    /// What the framing rules need, gathered in the same pass.
+    summary: FramingFields,
+}
+
+/// Runs httparse over the buffer; `None` when the head is not complete yet.
+fn parse_in_place(buf: &[u8], limits: &Limits) -> Result<Option<RawHead>, Error> {
     let mut stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut heap;
     let slots: &mut [MaybeUninit<httparse::Header<'_>>] = match limits.max_headers <= MAX_HEADERS {
@@ -287,9 +322,12 @@ fn parse_head(head: &Bytes, limits: &Limits) -> Result<ResponseHead, Error> {
     };
     let mut response = httparse::Response::new(&mut []);
     let config = httparse::ParserConfig::default();
-    match config.parse_response_with_uninit_headers(&mut response, head, slots) {
-        Ok(httparse::Status::Complete(n)) if n == head.len() => head_from(head, &response),
-        Ok(_) => Err(malformed_head(None)),
+    match config.parse_response_with_uninit_headers(&mut response, buf, slots) {
+        Ok(httparse::Status::Partial) => Ok(None),
+        Ok(httparse::Status::Complete(n)) if n > limits.max_head_bytes => {
+            Err(head_too_large(HeadLimit::Bytes(limits.max_head_bytes)))
+        }
+        Ok(httparse::Status::Complete(len)) => raw_head(buf, len, &response).map(Some),
         Err(httparse::Error::TooManyHeaders) => {
             Err(head_too_large(HeadLimit::Headers(limits.max_headers)))
         }
@@ -305,48 +343,164 @@ fn malformed_head(source: Option<httparse::Error>) -> Error {
     }
 }
 
-fn head_from(head: &Bytes, response: &httparse::Response<'_, '_>) -> Result<ResponseHead, Error> {
+fn raw_head(
+    buf: &[u8],
+    len: usize,
+    response: &httparse::Response<'_, '_>,
+) -> Result<RawHead, Error> {
     let version = match response.version {
         Some(0) => Version::Http10,
         Some(1) => Version::Http11,
         _ => return Err(malformed_head(None)),
     };
     let status = response.code.ok_or_else(|| malformed_head(None))?;
-    let reason = share(head, response.reason.unwrap_or("").as_bytes());
-    Ok(ResponseHead::new(
+    let reason = span(&buf[..len], response.reason.unwrap_or("").as_bytes());
+    let reason = reason.ok_or_else(|| malformed_head(None))?;
+    if u32::try_from(len).is_err() {
+        return Err(head_too_large(HeadLimit::Bytes(u32::MAX as usize)));
+    }
+    let base = &buf[..len];
+    let mut summary = FramingFields::default();
+    let mut fields = Vec::with_capacity(response.headers.len());
+    for field in response.headers.iter() {
+        let (name, value) = (field.name.as_bytes(), field.value);
+        summary.note(name, value);
+        let spans = span(base, name).zip(span(base, value));
+        let (name, value) = spans.ok_or_else(|| malformed_head(None))?;
+        fields.push(Field::in_base(name, value));
+    }
+    Ok(RawHead {
+        len,
         version,
         status,
         reason,
-        header_map_from(head, response.headers),
-    ))
+        fields,
+        summary,
+    })
 }
 
-/// A map whose names and values are slices of `base` (which the fields point into).
-pub(crate) fn header_map_from(base: &Bytes, fields: &[httparse::Header<'_>]) -> HeaderMap {
-    let mut map = HeaderMap::with_capacity(fields.len());
-    for field in fields {
-        let name = HeaderName::from_parsed(share(base, field.name.as_bytes()));
-        map.append(name, HeaderValue::from_parsed(share(base, field.value)));
+/// `part`'s (start, len) inside `base` (at most u32::MAX long); `None` if it is not inside
+/// (never expected). An empty part may point anywhere: it is (0, 0).
+#[inline]
+fn span(base: &[u8], part: &[u8]) -> Option<(u32, u32)> {
+    let start = (part.as_ptr() as usize).wrapping_sub(base.as_ptr() as usize);
+    match start.checked_add(part.len()) {
+        Some(end) if end <= base.len() => Some((start as u32, part.len() as u32)),
+        _ => part.is_empty().then_some((0, 0)),
     }
-    map
 }
 
-/// `part` as a slice of `base` without copying; copies if `part` is not inside `base`
-/// (never expected, but never a panic either).
-fn share(base: &Bytes, part: &[u8]) -> Bytes {
-    let start = (part.as_ptr() as usize).checked_sub(base.as_ptr() as usize);
-    match start {
-        Some(start) if start + part.len() <= base.len() && !part.is_empty() => {
-            base.slice(start..start + part.len())
+/// The parsed fields as ranges of `base`, which they point into.
+pub(crate) fn fields_in(base: &[u8], parsed: &[httparse::Header<'_>]) -> Option<Vec<Field>> {
+    u32::try_from(base.len()).ok()?;
+    let mut fields = Vec::with_capacity(parsed.len());
+    for field in parsed {
+        fields.push(Field::in_base(
+            span(base, field.name.as_bytes())?,
+            span(base, field.value)?,
+        ));
+    }
+    Some(fields)
+}
+
+/// The fields that decide framing and persistence, gathered in one pass over the head.
+#[derive(Debug, Default)]
+struct FramingFields {
+    /// A `Transfer-Encoding` field is present.
+    transfer_encoding: bool,
+    /// The last transfer coding listed is `chunked`.
+    chunked_final: bool,
+    /// The `Content-Length` verdict so far: `None` when absent.
+    content_length: Option<Result<u64, Malformed>>,
+    /// `Connection: close` was seen.
+    close: bool,
+    /// `Connection: keep-alive` was seen.
+    keep_alive: bool,
+}
+
+impl FramingFields {
+    /// Takes one field into account (names compared by length first: most fields cost one
+    /// comparison).
+    #[inline]
+    fn note(&mut self, name: &[u8], value: &[u8]) {
+        match name.len() {
+            17 if eq_lowercase(name, b"transfer-encoding") => self.transfer_encoding_field(value),
+            14 if eq_lowercase(name, b"content-length") => self.content_length_field(value),
+            10 if eq_lowercase(name, b"connection") => self.connection_field(value),
+            _ => {}
         }
-        _ => Bytes::copy_from_slice(part),
     }
+
+    fn transfer_encoding_field(&mut self, value: &[u8]) {
+        self.transfer_encoding = true;
+        let last = value
+            .rsplit(|&b| b == b',')
+            .map(trim_ows)
+            .find(|c| !c.is_empty());
+        if let Some(coding) = last {
+            self.chunked_final = coding.eq_ignore_ascii_case(b"chunked");
+        }
+    }
+
+    /// Every comma-separated element must be the same decimal number (RFC 9110 §8.6).
+    fn content_length_field(&mut self, value: &[u8]) {
+        if self.content_length.is_none()
+            && !value.is_empty()
+            && value.len() <= 19
+            && value.iter().all(u8::is_ascii_digit)
+        {
+            let n = value
+                .iter()
+                .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
+            self.content_length = Some(Ok(n));
+            return;
+        }
+        for item in value.split(|&b| b == b',') {
+            let verdict = match (self.content_length, parse_decimal(item)) {
+                (Some(Err(e)), _) => Err(e),
+                (_, None) => Err(Malformed::InvalidContentLength),
+                (Some(Ok(prev)), Some(n)) if prev != n => Err(Malformed::ConflictingContentLength),
+                (_, Some(n)) => Ok(n),
+            };
+            self.content_length = Some(verdict);
+        }
+    }
+
+    fn connection_field(&mut self, value: &[u8]) {
+        if value.eq_ignore_ascii_case(b"keep-alive") {
+            self.keep_alive = true;
+            return;
+        }
+        for token in value.split(|&b| b == b',').map(trim_ows) {
+            self.close |= token.eq_ignore_ascii_case(b"close");
+            self.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+        }
+    }
+
+    fn of(headers: &HeaderMap) -> FramingFields {
+        let mut summary = FramingFields::default();
+        for (name, value) in headers {
+            summary.note(name.as_bytes(), value.as_bytes());
+        }
+        summary
+    }
+}
+
+/// Whether the token `name` equals `lower` (lowercase letters and `-`) ignoring case.
+/// `b | 0x20` lowercases a letter; among token bytes only the same letter in either case maps to a
+/// lowercase letter, and only `-` itself maps to `-` (CR would, but is no token byte).
+#[inline]
+fn eq_lowercase(name: &[u8], lower: &[u8]) -> bool {
+    name.len() == lower.len() && name.iter().zip(lower).all(|(a, b)| a | 0x20 == *b)
 }
 
 /// Response framing, RFC 9112 §6.3 — the rules in the RFC's order; the first that applies wins.
-fn response_framing(ctx: &RequestContext, head: &ResponseHead) -> Result<Framing, Error> {
+fn response_framing(
+    ctx: &RequestContext,
+    head: &ResponseHead,
+    fields: &FramingFields,
+) -> Result<Framing, Error> {
     let status = head.status();
-    let headers = head.headers();
     // 1. A response to HEAD, and any 1xx, 204 or 304 response, ends at the blank line: no body.
     if ctx.head_request || head.is_informational() || status == 204 || status == 304 {
         return Ok(Framing::Empty);
@@ -355,11 +509,9 @@ fn response_framing(ctx: &RequestContext, head: &ResponseHead) -> Result<Framing
     if ctx.connect_request && (200..300).contains(&status) {
         return Ok(Framing::Tunnel);
     }
-    let has_te = headers.contains("transfer-encoding");
-    let has_cl = headers.contains("content-length");
     // 3. Transfer-Encoding together with Content-Length: a smuggling vector. We refuse the
     //    message and the connection is never reused (any error closes it).
-    if has_te && has_cl {
+    if fields.transfer_encoding && fields.content_length.is_some() {
         return Err(Error::remote(
             Malformed::TransferEncodingWithContentLength,
             Phase::ReadHead,
@@ -367,39 +519,20 @@ fn response_framing(ctx: &RequestContext, head: &ResponseHead) -> Result<Framing
     }
     // 4. Transfer-Encoding with chunked as the final coding: chunked. Any other final coding
     //    in a response: read until the server closes.
-    if has_te {
-        return Ok(match chunked_is_final(headers) {
+    if fields.transfer_encoding {
+        return Ok(match fields.chunked_final {
             true => Framing::Chunked,
             false => Framing::CloseDelimited,
         });
     }
     // 5. An invalid Content-Length, or several different values: unrecoverable error.
     // 6. A valid Content-Length: exactly that many bytes.
-    if has_cl {
-        return content_length(headers).map(Framing::Length);
+    match fields.content_length {
+        Some(Ok(n)) => Ok(Framing::Length(n)),
+        Some(Err(malformed)) => Err(Error::remote(malformed, Phase::ReadHead)),
+        // 7. (Requests only: no body.)  8. Otherwise a response is delimited by close.
+        None => Ok(Framing::CloseDelimited),
     }
-    // 7. (Requests only: no body.)  8. Otherwise a response is delimited by close.
-    Ok(Framing::CloseDelimited)
-}
-
-/// The single `Content-Length` value; repeated identical values (also as a list) are one.
-fn content_length(headers: &HeaderMap) -> Result<u64, Error> {
-    let mut found: Option<u64> = None;
-    for item in headers
-        .get_all("content-length")
-        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-    {
-        let n = parse_decimal(item)
-            .ok_or_else(|| Error::remote(Malformed::InvalidContentLength, Phase::ReadHead))?;
-        if found.is_some_and(|prev| prev != n) {
-            return Err(Error::remote(
-                Malformed::ConflictingContentLength,
-                Phase::ReadHead,
-            ));
-        }
-        found = Some(n);
-    }
-    found.ok_or_else(|| Error::remote(Malformed::InvalidContentLength, Phase::ReadHead))
 }
 
 /// Whether the connection may carry another request once this response's body is read
@@ -407,13 +540,16 @@ fn content_length(headers: &HeaderMap) -> Result<u64, Error> {
 /// HTTP/1.0 only with `Connection: keep-alive`. (Body framing is checked by the caller: a
 /// close-delimited body is never reusable.)
 pub fn keep_alive(ctx: &RequestContext, head: &ResponseHead) -> bool {
-    let headers = head.headers();
-    if ctx.close_requested || headers.contains_token("connection", "close") {
+    keep_alive_from(ctx, head.version(), &FramingFields::of(head.headers()))
+}
+
+fn keep_alive_from(ctx: &RequestContext, version: Version, fields: &FramingFields) -> bool {
+    if ctx.close_requested || fields.close {
         return false;
     }
-    match head.version() {
+    match version {
         Version::Http11 => true,
-        Version::Http10 => headers.contains_token("connection", "keep-alive"),
+        Version::Http10 => fields.keep_alive,
     }
 }
 
@@ -471,6 +607,14 @@ mod tests {
     fn leading_blank_lines_are_skipped() {
         let (resp, _) = complete(b"\r\n\nHTTP/1.1 204 No Content\r\n\r\n");
         assert_eq!(resp.head.status(), 204);
+    }
+
+    #[test]
+    fn lowercase_comparison_of_tokens() {
+        assert!(eq_lowercase(b"Content-Length", b"content-length"));
+        assert!(eq_lowercase(b"CONNECTION", b"connection"));
+        assert!(!eq_lowercase(b"Content_Length", b"content-length"));
+        assert!(!eq_lowercase(b"Connectio", b"connection"));
     }
 
     #[test]

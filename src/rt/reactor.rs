@@ -591,5 +591,50 @@ mod tests {
                 check(events)?;
             }
         }
+
+        /// The whole table path for the read slot of a real registered socket: `Poll` through
+        /// `poll_ready`, `Clear` through `clear`, `Readiness`/`HangUp` through `dispatch` of
+        /// epoll flags, `Close` through `close`, `Drop` through `drop_waiter`.
+        fn check_table(events: Vec<Event>) -> Result<(), TestCaseError> {
+            use std::os::fd::AsFd;
+            let reactor = Reactor::new().unwrap();
+            let (_peer, fd) = crate::sys::socket::pair_for_tests().unwrap();
+            let token = reactor.register(fd.as_fd()).unwrap();
+            let (count, waker) = counting();
+            let cx = Context::from_waker(&waker);
+            let mut model = Model::new();
+            let mut woken = 0;
+            for event in events {
+                let fx = model.apply(event).unwrap();
+                match event {
+                    Event::Poll => {
+                        let _ = reactor.poll_ready(token, READ, &cx);
+                    }
+                    Event::Clear => {
+                        reactor.clear(token, READ);
+                    }
+                    Event::Readiness => reactor.dispatch(token, epoll::IN),
+                    Event::HangUp => reactor.dispatch(token, epoll::IN | epoll::RDHUP),
+                    Event::Close => reactor.close(token, fd.as_fd()).unwrap(),
+                    Event::Drop => reactor.drop_waiter(token, READ),
+                }
+                woken += usize::from(fx.wake);
+                prop_assert_eq!(reactor.slot_state(token, READ), Some(model.state));
+                prop_assert_eq!(reactor.peer_hung_up(token), model.vars.hup);
+                prop_assert_eq!(count.0.load(Ordering::SeqCst), woken, "{:?}", event);
+            }
+            reactor.remove(token);
+            prop_assert_eq!(reactor.registered(), 0);
+            Ok(())
+        }
+
+        proptest! {
+            #[test]
+            fn waiter_table_conforms_on_legal_runs(
+                events in strategy::legal_run(Model::new(), 64)
+            ) {
+                check_table(events)?;
+            }
+        }
     }
 }

@@ -61,6 +61,10 @@ pub struct Header {
     /// Parameter sets the proofs run with (default: one set, each param's `proof` value).
     #[serde(default)]
     pub proof_configs: Vec<BTreeMap<String, i64>>,
+    /// States of the Rust reference model reachable from `Model::default()`; a generated test
+    /// checks it by breadth-first search.
+    #[serde(default)]
+    pub reachable: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -256,6 +260,7 @@ pub struct Machine {
     pub typestate: bool,
     pub bounds: String,
     pub proof_configs: Vec<BTreeMap<String, i64>>,
+    pub reachable: Option<usize>,
     pub consts: BTreeMap<String, i64>,
     pub enums: BTreeMap<String, EnumDef>,
     pub states: Vec<StateDef>,
@@ -340,6 +345,7 @@ pub fn load(text: &str) -> Result<Machine, String> {
         typestate: f.machine.typestate,
         bounds: f.machine.bounds,
         proof_configs: f.machine.proof_configs,
+        reachable: f.machine.reachable,
         consts: f.consts,
         enums: f.enums,
         states: f.state,

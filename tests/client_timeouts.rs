@@ -1,0 +1,98 @@
+//! Timeouts (per client and per request) and connect retries, against scripted peers that hang
+//! or refuse. Assertions are on error kinds, phases and counts, never on durations.
+
+mod util;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use util::rt::run;
+use util::scripted::{Script, ScriptedPeer};
+use weir::client::{Client, ClientEvent, PoolCounts, RequestOptions};
+use weir::error::{Kind, Phase};
+use weir::http::Request;
+
+const SHORT: Duration = Duration::from_millis(50);
+
+#[test]
+fn per_request_read_timeout_overrides_the_clients() {
+    let peer = ScriptedPeer::start(vec![Script::new().read_head().hang()]);
+    let url = peer.url("/slow");
+    let client = Client::new(); // no read timeout by default
+    run(async {
+        let req = Request::get(&url).build().unwrap();
+        let opts = RequestOptions::new().read_timeout(SHORT);
+        let Err(err) = client.send_with(req, opts).await else {
+            panic!("the peer never answers");
+        };
+        assert_eq!(err.kind(), Kind::ReadTimeout, "{err}");
+        assert_eq!(err.url(), Some(url.as_str()));
+        let stats = client.pool_stats().total;
+        assert_eq!(
+            stats,
+            PoolCounts::default(),
+            "the timed-out connection was closed"
+        );
+    });
+}
+
+#[test]
+fn whole_request_timeout_reports_the_phase_it_cut() {
+    let peer = ScriptedPeer::start(vec![Script::new().read_head().hang()]);
+    let url = peer.url("/");
+    let client = Client::builder().timeout(Some(SHORT)).build();
+    run(async {
+        let Err(err) = client.get(&url).await else {
+            panic!("the peer never answers");
+        };
+        assert!(err.is_timeout(), "{err}");
+        assert_eq!(err.phase(), Phase::ReadHead);
+        assert_eq!(err.url(), Some(url.as_str()));
+        assert_eq!(client.pool_stats().total, PoolCounts::default());
+    });
+}
+
+#[test]
+fn connect_failures_are_retried_with_backoff_then_reported() {
+    let port = util::free_port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let retried = Rc::new(RefCell::new(Vec::new()));
+    let sink = retried.clone();
+    let client = Client::builder()
+        .retries(2)
+        .retry_backoff(Duration::from_millis(1))
+        .on_event(move |e| {
+            if let ClientEvent::Retried { attempt, cause, .. } = e {
+                sink.borrow_mut().push((*attempt, *cause));
+            }
+        })
+        .build();
+    run(async {
+        let Err(err) = client.get(&url).await else {
+            panic!("nothing listens on port {port}");
+        };
+        assert_eq!(err.kind(), Kind::Connect);
+        assert_eq!(err.phase(), Phase::Connect);
+        assert_eq!(client.pool_stats(), Default::default());
+    });
+    assert_eq!(*retried.borrow(), [(2, Kind::Connect), (3, Kind::Connect)]);
+}
+
+#[test]
+fn a_post_failing_on_a_fresh_connection_is_not_retried_either() {
+    let peer = ScriptedPeer::start(vec![Script::new().read_head().read_body(3).close()]);
+    let url = peer.url("/");
+    let client = Client::builder().retries(3).build();
+    run(async {
+        let post = Request::post(&url).body("abc").build().unwrap();
+        let Err(err) = client.send(post).await else {
+            panic!("the peer closes without answering");
+        };
+        assert!(
+            matches!(err.kind(), Kind::ClosedBeforeResponse | Kind::Io),
+            "{err}"
+        );
+    });
+    assert_eq!(peer.connections(), 1);
+}
