@@ -188,8 +188,22 @@ measure_rss() {
   results+=("peak_rss_kib_n1=$a" "peak_rss_kib_n2=$b")
 }
 
+# require_tools: fails early, naming the Debian package, when a selected measure's tool is missing.
+require_tools() {
+  local missing=()
+  [[ $only != *callgrind* && $only != *dhat* ]] || command -v valgrind >/dev/null || missing+=(valgrind)
+  [[ $only != *strace* ]] || command -v strace >/dev/null || missing+=(strace)
+  [[ $only != *strace* ]] || command -v python3 >/dev/null || missing+=(python3)
+  [[ $only != *rss* ]] || [ -x /usr/bin/time ] || missing+=(time)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "measure.sh: missing tools: apt-get install ${missing[*]}  (.ci/run installs them)" >&2
+    exit 2
+  fi
+}
+
 measure_all() {
   local m
+  require_tools
   printf 'measure.sh: %s  (N1=%s, N2=%s)\n' "${bench[*]}" "$n1" "$n2"
   for m in ${only//,/ }; do
     case $m in

@@ -27,11 +27,16 @@ fn tracked() -> bool {
 }
 
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+static ALLOCS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// One counting test at a time (the harness runs tests on threads, the counters are global).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 // SAFETY: defers every call to `System` unchanged; the counter is a plain atomic.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if tracked() {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
             LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
         }
         // SAFETY: same contract as ours.
@@ -46,6 +51,7 @@ unsafe impl GlobalAlloc for Counting {
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
         if tracked() {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
             LIVE.fetch_add(new as isize - layout.size() as isize, Ordering::Relaxed);
         }
         // SAFETY: same contract as ours.
@@ -61,6 +67,7 @@ const IDLE_HEAP_BUDGET: isize = 1024;
 
 #[test]
 fn an_idle_pooled_connection_holds_at_most_1_kib_of_heap() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let n: usize = if util::under_valgrind() { 20 } else { 200 };
     let _ = weir::rt::raise_fd_limit();
     let server = HyperServer::start(|_req| async {
@@ -110,4 +117,56 @@ fn an_idle_pooled_connection_holds_at_most_1_kib_of_heap() {
         "{per_connection} bytes of heap per idle connection"
     );
     assert_eq!(server.connections(), n);
+}
+
+/// Steady state on a reused connection: allocations per request are bounded (and reported).
+#[test]
+fn a_request_on_a_reused_connection_allocates_a_bounded_amount() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let server = HyperServer::fixed(b"steady");
+    let url = server.url("/");
+    TRACKED.with(|t| t.set(true));
+    let (allocs, live) = weir::rt::block_on(async {
+        let client = Client::new();
+        let req = weir::http::Request::get(&url).build().unwrap();
+        for _ in 0..10 {
+            let req = req.try_clone().unwrap();
+            client
+                .send(req)
+                .await
+                .unwrap()
+                .into_body()
+                .bytes()
+                .await
+                .unwrap();
+        }
+        let n = 1000;
+        let (a0, l0) = (ALLOCS.load(Ordering::Relaxed), LIVE.load(Ordering::Relaxed));
+        for _ in 0..n {
+            let req = req.try_clone().unwrap();
+            client
+                .send(req)
+                .await
+                .unwrap()
+                .into_body()
+                .bytes()
+                .await
+                .unwrap();
+        }
+        let (a1, l1) = (ALLOCS.load(Ordering::Relaxed), LIVE.load(Ordering::Relaxed));
+        ((a1 - a0) as f64 / n as f64, l1 - l0)
+    });
+    TRACKED.with(|t| t.set(false));
+    println!(
+        "allocations per request on a reused connection (incl. the request copy): {allocs:.2}"
+    );
+    assert!(
+        allocs <= 12.0,
+        "{allocs} allocations per request (9 when written)"
+    );
+    assert!(
+        live < 64 * 1024,
+        "memory grows by {live} bytes over 1,000 requests"
+    );
+    assert_eq!(server.connections(), 1);
 }

@@ -301,8 +301,14 @@ fn unix_stream_echo_and_eof() {
     let path = dir.path().join("echo.sock");
     run(async {
         let listener = UnixListener::bind(&path).unwrap();
+        assert_eq!(
+            listener.local_addr().unwrap().as_deref(),
+            Some(path.as_path())
+        );
         spawn(async move { util::rt::echo(listener.accept().await?).await });
         let mut s = UnixStream::connect(&path).await.unwrap();
+        assert_eq!(s.peer_addr().unwrap().as_deref(), Some(path.as_path()));
+        assert_eq!(s.local_addr().unwrap(), None);
         let msg = util::pattern(200_000);
         let (mut r, w) = (vec![0u8; msg.len()], msg.clone());
         s.write_all(&w).await.unwrap();

@@ -46,7 +46,8 @@ struct GetArgs {
     /// Print the status line and headers before the body.
     #[arg(short = 'i', long = "include")]
     include: bool,
-    /// Write bodies to FILE instead of stdout (a progress bar shows on a terminal).
+    /// Write the bodies (all of them, in order) to FILE instead of stdout; a progress bar
+    /// shows on stderr when it is a terminal.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
     /// Print connection events (connected, reused, closed, retried) to stderr.

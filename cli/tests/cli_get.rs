@@ -205,3 +205,25 @@ fn usage_errors_are_one_line_with_status_2() {
     let out = weir(&["get", "-d", "@/nonexistent/weir", "http://127.0.0.1:9/"]);
     assert_one_error_line(&out, "file");
 }
+
+#[test]
+fn progress_bar_shows_when_stderr_is_a_terminal() {
+    let nginx = Nginx::start();
+    let dir = util::TempDir::new("weir-cli-tty");
+    let path = dir.path().join("1m.bin");
+    // `script` runs the command on a pseudo-terminal: stderr is a tty there.
+    let cmd = format!(
+        "'{}' get -o '{}' '{}'",
+        env!("CARGO_BIN_EXE_weir"),
+        path.display(),
+        nginx.url(nginx::ONE_MIB_PATH)
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .expect("run script (util-linux)");
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{tty}");
+    assert!(tty.contains("100% 1.00 MiB / 1.00 MiB"), "{tty:?}");
+    assert_eq!(std::fs::read(&path).unwrap(), util::pattern(nginx::ONE_MIB));
+}

@@ -193,11 +193,10 @@ impl Client {
         eff: &Effective,
         phase: &Cell<Phase>,
     ) -> Result<Response<Body>> {
-        let origin = req.url().origin().clone();
         let mut fresh = false;
         loop {
             let (conn, reused) = self
-                .obtain(&origin, eff, fresh, phase)
+                .obtain(req.url().origin(), eff, fresh, phase)
                 .await
                 .map_err(|e| with_url_if_missing(e, &req))?;
             // The connection layer knows whether it is writing or waiting; a whole-request
@@ -210,7 +209,7 @@ impl Client {
             };
             match spare {
                 Some(again) if retry::stale_connection(&err) => {
-                    self.emit_retried(&origin, 2, err.kind());
+                    self.emit_retried(again.url().origin(), 2, err.kind());
                     req = again;
                     fresh = true;
                 }

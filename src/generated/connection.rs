@@ -35,51 +35,53 @@
 //! fn t6<T>(c: Connection<state::WritingBody, T>) { let _ = c.on_interim(); }
 //! fn t7<T>(c: Connection<state::AwaitingHead, T>) { let _ = c.on_interim(); }
 //! fn t8<T>(c: Connection<state::AwaitingHead, T>) { let _ = c.on_final_head(Framing::None, false, false, false, false); }
-//! fn t9<T>(c: Connection<state::AwaitingHead, T>) { let _ = c.on_upgrade(); }
-//! fn t10<T>(c: Connection<state::ReadingBody, T>) { let _ = c.on_body_done(); }
-//! fn t11<T>(c: Connection<state::ReadingBody, T>) { let _ = c.on_body_dropped(); }
-//! fn t12<T>(c: Connection<state::Draining, T>) { let _ = c.on_drain_done(); }
-//! fn t13<T>(c: Connection<state::Draining, T>) { let _ = c.on_drain_exceeded(); }
-//! fn t14<T>(c: Connection<state::Idle, T>) { let _ = c.on_peer_close(); }
-//! fn t15<T>(c: Connection<state::WritingHead, T>) { let _ = c.on_peer_close(); }
-//! fn t16<T>(c: Connection<state::WritingBody, T>) { let _ = c.on_peer_close(); }
-//! fn t17<T>(c: Connection<state::AwaitingHead, T>) { let _ = c.on_peer_close(); }
-//! fn t18<T>(c: Connection<state::ReadingBody, T>) { let _ = c.on_peer_close(); }
-//! fn t19<T>(c: Connection<state::Draining, T>) { let _ = c.on_peer_close(); }
-//! fn t20<T>(c: Connection<state::Connecting, T>) { let _ = c.on_reset(); }
-//! fn t21<T>(c: Connection<state::Idle, T>) { let _ = c.on_reset(); }
-//! fn t22<T>(c: Connection<state::WritingHead, T>) { let _ = c.on_reset(); }
-//! fn t23<T>(c: Connection<state::WritingBody, T>) { let _ = c.on_reset(); }
-//! fn t24<T>(c: Connection<state::AwaitingHead, T>) { let _ = c.on_reset(); }
-//! fn t25<T>(c: Connection<state::ReadingBody, T>) { let _ = c.on_reset(); }
-//! fn t26<T>(c: Connection<state::Draining, T>) { let _ = c.on_reset(); }
-//! fn t27<T>(c: Connection<state::Connecting, T>) { let _ = c.on_hang_up(); }
-//! fn t28<T>(c: Connection<state::Idle, T>) { let _ = c.on_hang_up(); }
-//! fn t29<T>(c: Connection<state::WritingHead, T>) { let _ = c.on_hang_up(); }
-//! fn t30<T>(c: Connection<state::WritingBody, T>) { let _ = c.on_hang_up(); }
-//! fn t31<T>(c: Connection<state::AwaitingHead, T>) { let _ = c.on_hang_up(); }
-//! fn t32<T>(c: Connection<state::ReadingBody, T>) { let _ = c.on_hang_up(); }
-//! fn t33<T>(c: Connection<state::Draining, T>) { let _ = c.on_hang_up(); }
-//! fn t34<T>(c: Connection<state::Connecting, T>) { let _ = c.on_error(); }
-//! fn t35<T>(c: Connection<state::Idle, T>) { let _ = c.on_error(); }
-//! fn t36<T>(c: Connection<state::WritingHead, T>) { let _ = c.on_error(); }
-//! fn t37<T>(c: Connection<state::WritingBody, T>) { let _ = c.on_error(); }
-//! fn t38<T>(c: Connection<state::AwaitingHead, T>) { let _ = c.on_error(); }
-//! fn t39<T>(c: Connection<state::ReadingBody, T>) { let _ = c.on_error(); }
-//! fn t40<T>(c: Connection<state::Draining, T>) { let _ = c.on_error(); }
-//! fn t41<T>(c: Connection<state::Connecting, T>) { let _ = c.on_cancel(); }
-//! fn t42<T>(c: Connection<state::WritingHead, T>) { let _ = c.on_cancel(); }
-//! fn t43<T>(c: Connection<state::WritingBody, T>) { let _ = c.on_cancel(); }
-//! fn t44<T>(c: Connection<state::AwaitingHead, T>) { let _ = c.on_cancel(); }
-//! fn t45<T>(c: Connection<state::ReadingBody, T>) { let _ = c.on_cancel(); }
-//! fn t46<T>(c: Connection<state::Draining, T>) { let _ = c.on_cancel(); }
-//! fn t47<T>(c: Connection<state::Connecting, T>) { let _ = c.on_close(); }
-//! fn t48<T>(c: Connection<state::Idle, T>) { let _ = c.on_close(); }
-//! fn t49<T>(c: Connection<state::WritingHead, T>) { let _ = c.on_close(); }
-//! fn t50<T>(c: Connection<state::WritingBody, T>) { let _ = c.on_close(); }
-//! fn t51<T>(c: Connection<state::AwaitingHead, T>) { let _ = c.on_close(); }
-//! fn t52<T>(c: Connection<state::ReadingBody, T>) { let _ = c.on_close(); }
-//! fn t53<T>(c: Connection<state::Draining, T>) { let _ = c.on_close(); }
+//! fn t9<T>(c: Connection<state::WritingBody, T>) { let _ = c.on_final_head(Framing::None, false, false, false, false); }
+//! fn t10<T>(c: Connection<state::WritingBody, T>) { let _ = c.on_upgrade(); }
+//! fn t11<T>(c: Connection<state::AwaitingHead, T>) { let _ = c.on_upgrade(); }
+//! fn t12<T>(c: Connection<state::ReadingBody, T>) { let _ = c.on_body_done(); }
+//! fn t13<T>(c: Connection<state::ReadingBody, T>) { let _ = c.on_body_dropped(); }
+//! fn t14<T>(c: Connection<state::Draining, T>) { let _ = c.on_drain_done(); }
+//! fn t15<T>(c: Connection<state::Draining, T>) { let _ = c.on_drain_exceeded(); }
+//! fn t16<T>(c: Connection<state::Idle, T>) { let _ = c.on_peer_close(); }
+//! fn t17<T>(c: Connection<state::WritingHead, T>) { let _ = c.on_peer_close(); }
+//! fn t18<T>(c: Connection<state::WritingBody, T>) { let _ = c.on_peer_close(); }
+//! fn t19<T>(c: Connection<state::AwaitingHead, T>) { let _ = c.on_peer_close(); }
+//! fn t20<T>(c: Connection<state::ReadingBody, T>) { let _ = c.on_peer_close(); }
+//! fn t21<T>(c: Connection<state::Draining, T>) { let _ = c.on_peer_close(); }
+//! fn t22<T>(c: Connection<state::Connecting, T>) { let _ = c.on_reset(); }
+//! fn t23<T>(c: Connection<state::Idle, T>) { let _ = c.on_reset(); }
+//! fn t24<T>(c: Connection<state::WritingHead, T>) { let _ = c.on_reset(); }
+//! fn t25<T>(c: Connection<state::WritingBody, T>) { let _ = c.on_reset(); }
+//! fn t26<T>(c: Connection<state::AwaitingHead, T>) { let _ = c.on_reset(); }
+//! fn t27<T>(c: Connection<state::ReadingBody, T>) { let _ = c.on_reset(); }
+//! fn t28<T>(c: Connection<state::Draining, T>) { let _ = c.on_reset(); }
+//! fn t29<T>(c: Connection<state::Connecting, T>) { let _ = c.on_hang_up(); }
+//! fn t30<T>(c: Connection<state::Idle, T>) { let _ = c.on_hang_up(); }
+//! fn t31<T>(c: Connection<state::WritingHead, T>) { let _ = c.on_hang_up(); }
+//! fn t32<T>(c: Connection<state::WritingBody, T>) { let _ = c.on_hang_up(); }
+//! fn t33<T>(c: Connection<state::AwaitingHead, T>) { let _ = c.on_hang_up(); }
+//! fn t34<T>(c: Connection<state::ReadingBody, T>) { let _ = c.on_hang_up(); }
+//! fn t35<T>(c: Connection<state::Draining, T>) { let _ = c.on_hang_up(); }
+//! fn t36<T>(c: Connection<state::Connecting, T>) { let _ = c.on_error(); }
+//! fn t37<T>(c: Connection<state::Idle, T>) { let _ = c.on_error(); }
+//! fn t38<T>(c: Connection<state::WritingHead, T>) { let _ = c.on_error(); }
+//! fn t39<T>(c: Connection<state::WritingBody, T>) { let _ = c.on_error(); }
+//! fn t40<T>(c: Connection<state::AwaitingHead, T>) { let _ = c.on_error(); }
+//! fn t41<T>(c: Connection<state::ReadingBody, T>) { let _ = c.on_error(); }
+//! fn t42<T>(c: Connection<state::Draining, T>) { let _ = c.on_error(); }
+//! fn t43<T>(c: Connection<state::Connecting, T>) { let _ = c.on_cancel(); }
+//! fn t44<T>(c: Connection<state::WritingHead, T>) { let _ = c.on_cancel(); }
+//! fn t45<T>(c: Connection<state::WritingBody, T>) { let _ = c.on_cancel(); }
+//! fn t46<T>(c: Connection<state::AwaitingHead, T>) { let _ = c.on_cancel(); }
+//! fn t47<T>(c: Connection<state::ReadingBody, T>) { let _ = c.on_cancel(); }
+//! fn t48<T>(c: Connection<state::Draining, T>) { let _ = c.on_cancel(); }
+//! fn t49<T>(c: Connection<state::Connecting, T>) { let _ = c.on_close(); }
+//! fn t50<T>(c: Connection<state::Idle, T>) { let _ = c.on_close(); }
+//! fn t51<T>(c: Connection<state::WritingHead, T>) { let _ = c.on_close(); }
+//! fn t52<T>(c: Connection<state::WritingBody, T>) { let _ = c.on_close(); }
+//! fn t53<T>(c: Connection<state::AwaitingHead, T>) { let _ = c.on_close(); }
+//! fn t54<T>(c: Connection<state::ReadingBody, T>) { let _ = c.on_close(); }
+//! fn t55<T>(c: Connection<state::Draining, T>) { let _ = c.on_close(); }
 //! ```
 //!
 //! ## Illegal transitions do not compile
@@ -147,6 +149,13 @@
 //! ```compile_fail,E0599
 //! use weir::generated::connection::{state, Connection, Framing};
 //! fn f<T>(c: Connection<state::ReadingBody, T>) { let _ = c.on_drain_done(); }
+//! ```
+//!
+//! Taking a response before the request head is written:
+//!
+//! ```compile_fail,E0599
+//! use weir::generated::connection::{state, Connection, Framing};
+//! fn f<T>(c: Connection<state::WritingHead, T>) { let _ = c.on_final_head(Framing::None, false, false, false, false); }
 //! ```
 //!
 //! Using a closed connection: sending:
@@ -597,9 +606,14 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                     && (framing != Framing::CloseDelimited));
                 State::ReadingBody
             }
+            State::WritingBody => {
+                v.reuse = false;
+                State::ReadingBody
+            }
             _ => return Err(Illegal { state, event }),
         },
         Event::Upgrade => match state {
+            State::WritingBody => State::Upgraded,
             State::AwaitingHead => State::Upgraded,
             _ => return Err(Illegal { state, event }),
         },
@@ -1213,6 +1227,54 @@ impl<T> Connection<state::AwaitingHead, T> {
                 State::ReadingBody,
             );
             FinalHead::ReadingBody(retag(inner, v))
+        }
+    }
+}
+
+impl<T> Connection<state::WritingBody, T> {
+    /// `writing_body --final_head--> reading_body`: The final response head arrived.
+    ///
+    /// - to `reading_body`. An early final response (e.g. 413, or no 100 Continue) before the request body was sent: the request is incomplete, so the connection is never reused (a body-less response is read as an empty body).
+    pub fn on_final_head(
+        self,
+        framing: Framing,
+        req_close: bool,
+        resp_close: bool,
+        http10: bool,
+        keep_alive: bool,
+    ) -> Connection<state::ReadingBody, T> {
+        let state = State::WritingBody;
+        let Connection { inner, vars, .. } = self;
+        let mut v = vars;
+        {
+            v.reuse = false;
+            traced(
+                state,
+                Event::FinalHead {
+                    framing,
+                    req_close,
+                    resp_close,
+                    http10,
+                    keep_alive,
+                },
+                State::ReadingBody,
+            );
+            retag(inner, v)
+        }
+    }
+}
+
+impl<T> Connection<state::WritingBody, T> {
+    /// `writing_body --upgrade--> upgraded`: A 101 Switching Protocols response arrived.
+    ///
+    /// - to `upgraded`.
+    pub fn on_upgrade(self) -> Connection<state::Upgraded, T> {
+        let state = State::WritingBody;
+        let Connection { inner, vars, .. } = self;
+        let mut v = vars;
+        {
+            traced(state, Event::Upgrade, State::Upgraded);
+            retag(inner, v)
         }
     }
 }

@@ -138,6 +138,30 @@ impl SockAddr {
         }
     }
 
+    /// The filesystem path of a Unix-domain address; `None` for other families and for
+    /// unnamed or abstract sockets.
+    pub(crate) fn as_path(&self) -> Option<std::path::PathBuf> {
+        if self.family() != libc::AF_UNIX {
+            return None;
+        }
+        // SAFETY: the family says the storage holds a sockaddr_un; storage is larger than and
+        // aligned for it.
+        let sun = unsafe {
+            &*(&self.storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_un>()
+        };
+        let base = size_of::<libc::sa_family_t>();
+        let len = (self.len as usize)
+            .saturating_sub(base)
+            .min(sun.sun_path.len());
+        let bytes: Vec<u8> = sun.sun_path[..len].iter().map(|&c| c as u8).collect();
+        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+        if end == 0 {
+            return None; // unnamed, or abstract (leading NUL)
+        }
+        let path = std::ffi::OsStr::from_bytes(&bytes[..end]);
+        Some(std::path::PathBuf::from(path))
+    }
+
     fn as_ptr(&self) -> *const libc::sockaddr {
         (&self.storage as *const libc::sockaddr_storage).cast()
     }
@@ -330,10 +354,10 @@ mod tests {
     fn unix_path_too_long_is_an_error() {
         let long = "x".repeat(200);
         assert!(SockAddr::from_path(Path::new(&long)).is_err());
-        assert_eq!(
-            SockAddr::from_path(Path::new("/tmp/s")).unwrap().family(),
-            libc::AF_UNIX
-        );
+        let unix = SockAddr::from_path(Path::new("/tmp/s")).unwrap();
+        assert_eq!(unix.family(), libc::AF_UNIX);
+        assert_eq!(unix.as_path().as_deref(), Some(Path::new("/tmp/s")));
+        assert_eq!(unix.as_inet(), None);
     }
 
     #[test]

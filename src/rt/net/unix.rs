@@ -3,7 +3,8 @@
 use std::future::poll_fn;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::task::{Context, Poll};
 
 use super::{impl_async_stream, Source};
 use crate::rt::reactor::WRITE;
@@ -59,6 +60,36 @@ impl UnixStream {
         socket::set_recv_buffer_size(self.source.fd()?, size)
     }
 
+    /// The path this end is bound to (`None` for the usual unnamed client end).
+    pub fn local_addr(&self) -> io::Result<Option<PathBuf>> {
+        Ok(socket::local_addr(self.source.fd()?)?.as_path())
+    }
+
+    /// The path of the listener this stream connected to (`None` if unnamed).
+    pub fn peer_addr(&self) -> io::Result<Option<PathBuf>> {
+        Ok(socket::peer_addr(self.source.fd()?)?.as_path())
+    }
+
+    /// Reads into `buf` through a shared reference (several tasks may hold an `Rc` to the
+    /// stream; each direction keeps only the latest waiter).
+    pub fn poll_read_shared(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.source.poll_read(cx, buf)
+    }
+
+    /// Reads into `buf` through a shared reference.
+    pub async fn read_shared(&self, buf: &mut [u8]) -> io::Result<usize> {
+        poll_fn(|cx| self.source.poll_read(cx, buf)).await
+    }
+
+    /// Writes through a shared reference.
+    pub fn poll_write_shared(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.source.poll_write(cx, buf)
+    }
+
     /// Takes the stream off the loop now: waiting tasks wake with an error, later I/O fails
     /// with `NotConnected`. The fd is closed when the stream is dropped.
     pub fn disconnect(&self) -> io::Result<()> {
@@ -99,6 +130,11 @@ impl UnixListener {
     pub async fn accept(&self) -> io::Result<UnixStream> {
         let (fd, _peer) = poll_fn(|cx| self.source.poll_accept(cx)).await?;
         UnixStream::from_fd(fd)
+    }
+
+    /// The path it is bound to.
+    pub fn local_addr(&self) -> io::Result<Option<PathBuf>> {
+        Ok(socket::local_addr(self.source.fd()?)?.as_path())
     }
 
     /// Deregisters and closes the socket (the path stays; remove it yourself).
