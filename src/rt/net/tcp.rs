@@ -57,8 +57,13 @@ impl TcpStream {
     /// the first connection or the last error.
     pub async fn connect_host(host: &str, port: u16) -> io::Result<TcpStream> {
         let addrs = resolve(host, port).await?;
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "host resolved to no address");
-        for addr in addrs {
+        TcpStream::connect_any(&addrs).await
+    }
+
+    /// Connects to each address in turn; returns the first connection or the last error.
+    pub async fn connect_any(addrs: &[SocketAddr]) -> io::Result<TcpStream> {
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "no address to connect to");
+        for &addr in addrs {
             match TcpStream::connect(addr).await {
                 Ok(stream) => return Ok(stream),
                 Err(err) => last = err,
