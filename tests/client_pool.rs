@@ -336,3 +336,50 @@ fn keep_alive_hint_shortens_the_idle_life() {
     assert_eq!(server.connections(), 2);
     assert!(events.borrow().contains(&"closed:IdleTimeout".to_string()));
 }
+
+#[test]
+fn unix_socket_origins_are_pooled_too() {
+    use std::cell::Cell;
+    use weir::rt::net::{AsyncStream, UnixListener, UnixStream};
+
+    /// Answers each request head with `ok` until the client closes.
+    async fn answer(mut s: UnixStream) {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = s.read(&mut buf).await {
+            if n == 0 {
+                return;
+            }
+            seen.extend_from_slice(&buf[..n]);
+            while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                seen.drain(..end + 4);
+                if s.write_all(OK).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    let dir = util::TempDir::new("client-unix");
+    let path = dir.path().join("http.sock");
+    let url = Url::unix(&path, "/").unwrap().to_string();
+    let accepted = Rc::new(Cell::new(0));
+    let (client, events) = recording_client(|b| b);
+    run(async {
+        let listener = UnixListener::bind(&path).unwrap();
+        let count = accepted.clone();
+        let _server = weir::rt::spawn(async move {
+            while let Ok(s) = listener.accept().await {
+                count.set(count.get() + 1);
+                drop(weir::rt::spawn(answer(s)));
+            }
+        });
+        for _ in 0..3 {
+            get_ok(&client, &url).await;
+        }
+        let origin = Origin::Unix { path: path.clone() };
+        assert_eq!(client.pool_stats().host(&origin).idle, 1);
+    });
+    assert_eq!(accepted.get(), 1, "one Unix connection for three requests");
+    assert_eq!(events.borrow().iter().filter(|e| *e == "reused").count(), 2);
+}
