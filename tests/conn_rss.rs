@@ -14,8 +14,14 @@ const LIMIT_KIB: u64 = 16 * 1024;
 
 fn peak_rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
-    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("VmHWM value")
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .expect("VmHWM");
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .expect("VmHWM value")
 }
 
 #[test]
@@ -41,7 +47,10 @@ fn heavy_one_gib_down_and_up_in_bounded_memory() {
         }
         assert_eq!(total, GIB);
         let file = std::fs::File::open(&path).unwrap();
-        let req = Request::post(&upload).body(Body::file(file, GIB)).build().unwrap();
+        let req = Request::post(&upload)
+            .body(Body::file(file, GIB))
+            .build()
+            .unwrap();
         let (status, _, _) = roundtrip(conn, req).await.expect("1 GiB upload");
         assert_eq!(status, 200);
     });

@@ -568,6 +568,9 @@ impl<C: Poolable> Inner<C> {
 
     /// Makes sure a reaper wakes by `expires` (plus slack).
     fn arm_reaper(self: &Rc<Self>, expires: Instant) {
+        if !crate::rt::in_runtime() {
+            return; // a check-in from a drop outside the loop: checkout still checks expiry
+        }
         let wake = expires + REAP_SLACK;
         let mut reaper = self.reaper.borrow_mut();
         if let Some((task, at)) = reaper.as_ref() {

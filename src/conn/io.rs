@@ -176,6 +176,10 @@ pub(crate) struct Meta {
     pub(crate) req: Option<RequestHead>,
     /// The read timer of the current wait in the body.
     pub(crate) deadline: Deadline,
+    /// How much the next body read may pull (grows while reads fill the buffer).
+    pub(crate) read_size: usize,
+    /// The buffer grew past `read_buffer_size`: free it at the end instead of pooling it.
+    pub(crate) grown: bool,
 }
 
 impl fmt::Debug for ConnIo {
@@ -208,6 +212,8 @@ impl ConnIo {
             hint: None,
             req: None,
             deadline: Deadline::new(None),
+            read_size: 0,
+            grown: false,
         };
         ConnIo {
             transport,
@@ -233,6 +239,7 @@ impl ConnIo {
         m.read_timeout = opts.read_timeout.or(m.cfg.read_timeout);
         m.write_timeout = opts.write_timeout.or(m.cfg.write_timeout);
         m.deadline = Deadline::new(m.read_timeout);
+        m.read_size = m.cfg.read_buffer_size;
         if let Some(r) = &m.recycler {
             m.exchange = Some(ExchangeGuard::arm(r.clone()));
         }
@@ -263,7 +270,11 @@ impl ConnIo {
     pub(crate) fn release_exchange(&mut self) -> bool {
         let m = &mut *self.m;
         let leftover = !m.buf.is_empty();
-        super::buf::give(std::mem::take(&mut m.buf));
+        let buf = std::mem::take(&mut m.buf);
+        match std::mem::replace(&mut m.grown, false) {
+            true => drop(buf),
+            false => super::buf::give(buf),
+        }
         m.req = None;
         m.deadline.reset();
         leftover

@@ -17,6 +17,35 @@
 //! [`ConnConfig::drain_max_bytes`] and [`ConnConfig::drain_timeout`] on a spawned task, then
 //! reuses, or else closes.
 //!
+//! # Examples
+//! ```
+//! use weir::conn::{connect, ConnConfig};
+//! use weir::http::{Request, Url};
+//! use weir::rt::net::{AsyncStream, TcpListener};
+//! weir::rt::block_on(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+//!     let addr = listener.local_addr()?;
+//!     weir::rt::spawn(async move {
+//!         // A server that answers one request.
+//!         let (mut s, _) = listener.accept().await?;
+//!         let mut buf = [0u8; 1024];
+//!         s.read(&mut buf).await?;
+//!         s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello").await
+//!     });
+//!     let url = format!("http://{addr}/");
+//!     let conn = connect(Url::parse(&url)?.origin(), &ConnConfig::default()).await?;
+//!     let resp = conn.send(Request::get(&url).build()?).await?;
+//!     assert_eq!(resp.status(), 200);
+//!     let mut body = resp.into_body();
+//!     assert_eq!(&body.read_to_end().await?[..], b"hello");
+//!     // The body was read to its end: the connection is idle again.
+//!     let conn = body.take_connection().expect("keep-alive");
+//!     assert_eq!(conn.requests_served(), 1);
+//!     Ok::<(), Box<dyn std::error::Error>>(())
+//! })
+//! .unwrap();
+//! ```
+//!
 //! # Invariants
 //! - A connection is reused only when the response said keep-alive (parser verdict: version,
 //!   `Connection` on both sides, framing), its body was decoded to the end, the request body
@@ -52,7 +81,7 @@ mod writing;
 pub use body::{Body, Upgraded};
 pub use config::{
     ConnConfig, CONNECT_TIMEOUT, DRAIN_MAX_BYTES, DRAIN_TIMEOUT, EXPECT_CONTINUE_WAIT,
-    FILE_CHUNK_SIZE, KEEP_ALIVE_MARGIN, READ_BUFFER_SIZE,
+    FILE_CHUNK_SIZE, KEEP_ALIVE_MARGIN, MAX_READ_BUFFER_SIZE, READ_BUFFER_SIZE,
 };
 pub use idle::SendOptions;
 pub use io::{ConnIo, Transport};
