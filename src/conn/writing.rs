@@ -27,7 +27,7 @@ use super::awaiting::{self, read_head, Head};
 use super::body::{self, Body};
 use super::fail::Abort;
 use super::io::{ConnIo, Transport};
-use super::machine::{HeadWritten, WritingBodyInterim};
+use super::machine::{FinalHead, HeadWritten, WritingBodyInterim};
 use super::state::{AwaitingHead, Closed, WritingBody, WritingHead};
 use super::wire::{self, write_error};
 use super::{CloseReason, Gen};
@@ -61,7 +61,7 @@ pub(super) async fn exchange(
             Some(body) => send_body(c, body, &mut enc).await?,
         },
     };
-    awaiting::receive(awaiting, &mut parser, false).await
+    awaiting::receive(awaiting, &mut parser).await
 }
 
 /// Writes the head, with the whole body when it is in memory and not held for a `100`;
@@ -210,20 +210,27 @@ async fn continue_then_send(
                 WritingBodyInterim::WritingBody(c) => conn = c,
                 WritingBodyInterim::Closed(c) => return Err(too_many_interims(c)),
             },
-            // The model has no final head in `writing_body`: the request counts as ended
-            // here, and `must_close` keeps the connection from reuse (the body was not sent).
+            // An early final response: the body stays unsent and the model never reuses the
+            // connection (a body-less response reads as an empty body).
             Ok(Ok(Head::Final(parsed))) => {
-                return Ok(awaiting::respond(conn.on_body_written(), parsed, true));
+                let (head, a) = awaiting::prepare_final(&mut conn.inner, parsed);
+                let next = conn.on_final_head(
+                    a.framing,
+                    a.req_close,
+                    a.resp_close,
+                    a.http10,
+                    a.keep_alive,
+                );
+                return Ok(body::response(FinalHead::ReadingBody(next), head));
             }
             Ok(Ok(Head::Upgrade { head, leftover })) => {
-                let c = conn.on_body_written().on_upgrade();
-                return Ok(body::upgraded(c, head, leftover));
+                return Ok(body::upgraded(conn.on_upgrade(), head, leftover));
             }
             Ok(Err(err)) => return Err(conn.close_on(err)),
         }
     }
     let awaiting = send_body(conn, body, &mut enc).await?;
-    awaiting::receive(awaiting, &mut parser, false).await
+    awaiting::receive(awaiting, &mut parser).await
 }
 
 /// The model's interim bound ran out: a protocol error.

@@ -597,6 +597,31 @@ mod tests {
     }
 
     #[test]
+    fn parsed_maps_share_bytes_and_can_be_edited() {
+        let msg = b"HTTP/1.1 200 OK\r\nX-A: one\r\nx-a: two\r\nContent-Length: 0\r\n\r\n";
+        let (resp, _) = complete(msg);
+        let headers = resp.head.headers();
+        let value = headers.get("X-A").unwrap();
+        assert_eq!(
+            value.to_bytes().as_ptr(),
+            value.as_bytes().as_ptr(),
+            "shared, not copied"
+        );
+        let all: Vec<_> = headers
+            .get_all("x-a")
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(all, ["one", "two"]);
+        let mut edited = headers.clone();
+        assert_eq!(edited.remove("X-a"), 2);
+        edited.try_append("Added", "yes").unwrap();
+        let names: Vec<_> = edited.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["Content-Length", "Added"]);
+        assert_ne!(&edited, headers);
+        assert_eq!(&headers.clone(), headers);
+    }
+
+    #[test]
     fn bare_lf_heads_parse() {
         let (resp, buf) = complete(b"HTTP/1.1 204 No Content\nA: b\n\nrest");
         assert_eq!(resp.head.status(), 204);
