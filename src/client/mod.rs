@@ -339,7 +339,7 @@ fn conn_config(config: &ClientConfig, eff: Option<&Effective>) -> ConnConfig {
         tcp_keepalive: config.tcp_keepalive,
         send_buffer_size: config.send_buffer_size,
         recv_buffer_size: config.recv_buffer_size,
-        ..ConnConfig::default()
+        ..config.conn.clone()
     }
 }
 
