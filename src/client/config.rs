@@ -239,6 +239,10 @@ impl ClientBuilder {
     }
 
     /// Bind new TCP connections to this local address before connecting.
+    ///
+    /// **Not supported yet** (the connection layer cannot bind before connecting): rather than
+    /// silently ignore it, a client built with `Some(address)` fails every connect with
+    /// [`Kind::Connect`](crate::error::Kind::Connect) and an `Unsupported` I/O error as source.
     pub fn local_address(mut self, addr: Option<IpAddr>) -> Self {
         self.config.local_address = addr;
         self
