@@ -81,7 +81,7 @@ fn spend(budget: &mut u64, data: &[u8]) -> bool {
 
 /// The spawned part: reads and discards until the end, the budget or the timeout.
 async fn drain(mut conn: Gen<Draining>, mut budget: u64) {
-    let wait = conn.inner.m.cfg.drain_timeout;
+    let wait = super::wire::clamp(conn.inner.m.cfg.drain_timeout);
     conn.inner.m.deadline = Deadline::new(None); // the whole drain is bounded instead
     let reading = poll_fn(|cx| poll_drain(&mut conn.inner, &mut budget, cx));
     match timeout(wait, reading).await {

@@ -197,7 +197,7 @@ async fn continue_then_send(
     mut enc: RequestEncoder,
     mut parser: ResponseParser,
 ) -> Result<Response<Body>> {
-    let deadline = Instant::now() + conn.inner.m.cfg.expect_continue_wait;
+    let deadline = Instant::now() + wire::clamp(conn.inner.m.cfg.expect_continue_wait);
     loop {
         let wait = deadline.saturating_duration_since(Instant::now());
         match timeout(wait, read_head(&mut conn.inner, &mut parser)).await {
