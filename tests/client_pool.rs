@@ -455,3 +455,32 @@ fn nginx_closing_after_n_requests_and_when_idle_fails_no_request() {
         "{events:?}"
     );
 }
+
+#[test]
+fn drain_max_bytes_zero_closes_a_dropped_body_at_once() {
+    // Head and 2 of 10 body bytes, then silence: draining would wait for the rest.
+    let partial = Script::new()
+        .respond(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok")
+        .hang();
+    let peer = ScriptedPeer::start(vec![partial.clone(), partial]);
+    let url = peer.url("/");
+    run(async {
+        let draining = Client::new();
+        drop(draining.get(&url).await.unwrap());
+        let_loop_turn().await;
+        assert_eq!(
+            draining.pool_stats().total.active,
+            1,
+            "still draining (default bounds)"
+        );
+
+        let closing = Client::builder().drain_max_bytes(0).build();
+        drop(closing.get(&url).await.unwrap());
+        let_loop_turn().await;
+        assert_eq!(
+            closing.pool_stats().total,
+            PoolCounts::default(),
+            "closed, not drained"
+        );
+    });
+}
