@@ -168,6 +168,19 @@ struct Run {
     requests: u64,
     body_bytes: u64,
     elapsed: Duration,
+    /// On-CPU time of the client thread (less sensitive to other load than `elapsed`).
+    cpu: Duration,
+}
+
+/// On-CPU time of the calling thread so far, from /proc/thread-self/schedstat.
+fn thread_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let ns = stat
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    Duration::from_nanos(ns)
 }
 
 impl Run {
@@ -178,22 +191,29 @@ impl Run {
     fn mb_per_sec(&self) -> f64 {
         self.body_bytes as f64 / 1e6 / self.elapsed.as_secs_f64()
     }
+
+    fn cpu_us_per_request(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / self.requests as f64
+    }
 }
 
 fn report_one(name: &str, args: &Args, run: Run) {
     let expected = args.count * args.mode.body_len() as u64;
     assert_eq!(run.body_bytes, expected, "{name}: body bytes");
     println!(
-        "{name} {:?}: {} requests in {:.3} s: {:.0} req/s, {:.1} MB/s",
+        "{name} {:?}: {} requests in {:.3} s: {:.0} req/s, {:.1} MB/s, client CPU {:.2} µs/request",
         args.mode,
         run.requests,
         run.elapsed.as_secs_f64(),
         run.per_sec(),
-        run.mb_per_sec()
+        run.mb_per_sec(),
+        run.cpu_us_per_request()
     );
 }
 
-/// Rounds of weir then hyper; prints each round, the medians and weir/hyper.
+/// Rounds of weir (conn), weir (Client) and hyper, interleaved; prints each round and the
+/// medians of requests/s, MB/s and the client thread's CPU time per request, each against
+/// hyper's.
 fn interleaved(addr: SocketAddr, args: &Args) {
     type Runner = fn(SocketAddr, Mode, u64) -> Run;
     let clients: [(&str, Runner); 3] = [
@@ -207,9 +227,10 @@ fn interleaved(addr: SocketAddr, args: &Args) {
         for (i, (name, run)) in clients.iter().enumerate() {
             let r = run(addr, args.mode, args.count);
             line += &format!(
-                " {name} {:.0} req/s {:.1} MB/s |",
+                " {name} {:.0} req/s {:.1} MB/s {:.2} cpu-µs/req |",
                 r.per_sec(),
-                r.mb_per_sec()
+                r.mb_per_sec(),
+                r.cpu_us_per_request()
             );
             runs[i].push(r);
         }
@@ -220,14 +241,17 @@ fn interleaved(addr: SocketAddr, args: &Args) {
         "median {:?} (count {}, pin {:?}):",
         args.mode, args.count, args.pin
     );
+    let hyper_cpu = median(&runs[2], Run::cpu_us_per_request);
     for (i, (name, _)) in clients.iter().enumerate() {
         let (rps, mb) = (
             median(&runs[i], Run::per_sec),
             median(&runs[i], Run::mb_per_sec),
         );
+        let cpu = median(&runs[i], Run::cpu_us_per_request);
         line += &format!(
-            " {name} {rps:.0} req/s {mb:.1} MB/s ({:.3}x hyper);",
-            rps / hyper_rps
+            " {name} {rps:.0} req/s ({:.3}x hyper) {mb:.1} MB/s, client CPU {cpu:.2} µs/req ({:.3}x hyper's);",
+            rps / hyper_rps,
+            cpu / hyper_cpu
         );
     }
     println!("{line}");
@@ -257,7 +281,7 @@ fn run_weir_conn(addr: SocketAddr, mode: Mode, count: u64) -> Run {
         for _ in 0..mode.connections() {
             conns.push(connect(head.url().origin(), &cfg).await.expect("connect"));
         }
-        let start = Instant::now();
+        let (start, cpu0) = (Instant::now(), thread_cpu());
         let tasks: Vec<_> = conns
             .into_iter()
             .enumerate()
@@ -274,6 +298,7 @@ fn run_weir_conn(addr: SocketAddr, mode: Mode, count: u64) -> Run {
             requests: count,
             body_bytes,
             elapsed: start.elapsed(),
+            cpu: thread_cpu() - cpu0,
         }
     })
 }
@@ -318,7 +343,7 @@ fn run_weir_client(addr: SocketAddr, mode: Mode, count: u64) -> Run {
         for t in warm {
             t.await.expect("warm-up");
         }
-        let start = Instant::now();
+        let (start, cpu0) = (Instant::now(), thread_cpu());
         let tasks: Vec<_> = (0..conns)
             .map(|i| {
                 weir::rt::spawn(client_run(
@@ -336,6 +361,7 @@ fn run_weir_client(addr: SocketAddr, mode: Mode, count: u64) -> Run {
             requests: count,
             body_bytes,
             elapsed: start.elapsed(),
+            cpu: thread_cpu() - cpu0,
         }
     })
 }
@@ -366,7 +392,7 @@ fn run_weir(addr: SocketAddr, mode: Mode, count: u64) -> Run {
         for _ in 0..mode.connections() {
             conns.push(WeirConn::connect(addr).await);
         }
-        let start = Instant::now();
+        let (start, cpu0) = (Instant::now(), thread_cpu());
         let tasks: Vec<_> = conns
             .into_iter()
             .enumerate()
@@ -383,6 +409,7 @@ fn run_weir(addr: SocketAddr, mode: Mode, count: u64) -> Run {
             requests: count,
             body_bytes,
             elapsed: start.elapsed(),
+            cpu: thread_cpu() - cpu0,
         }
     })
 }
@@ -457,7 +484,7 @@ fn run_hyper(addr: SocketAddr, mode: Mode, count: u64) -> Run {
         for _ in 0..mode.connections() {
             senders.push(hyper_connect(addr).await);
         }
-        let start = Instant::now();
+        let (start, cpu0) = (Instant::now(), thread_cpu());
         let tasks: Vec<_> = senders
             .into_iter()
             .enumerate()
@@ -478,6 +505,7 @@ fn run_hyper(addr: SocketAddr, mode: Mode, count: u64) -> Run {
             requests: count,
             body_bytes,
             elapsed: start.elapsed(),
+            cpu: thread_cpu() - cpu0,
         }
     })
 }

@@ -26,8 +26,11 @@ use weir::http::Request;
 const RSS_SLACK_KIB: u64 = 1024;
 
 struct Args {
+    /// Requests in total.
     count: u64,
+    /// Connections (workers, and the pool's per-host limit).
     connections: usize,
+    /// Print a sample every this many responses.
     every: u64,
 }
 
@@ -72,16 +75,22 @@ fn rss_kib() -> u64 {
 /// Shared by the workers of the one loop.
 #[derive(Default)]
 struct Progress {
+    /// Requests started.
     claimed: Cell<u64>,
+    /// Complete, checked responses.
     done: Cell<u64>,
+    /// Failed requests.
     failed: Cell<u64>,
+    /// Failed requests per error kind.
     errors: RefCell<BTreeMap<String, u64>>,
 }
 
 /// One sample of the figures that must stay flat.
 #[derive(Debug, Clone, Copy)]
 struct Sample {
+    /// Open file descriptors of this process.
     fds: usize,
+    /// Resident set size.
     rss_kib: u64,
 }
 
@@ -175,11 +184,17 @@ async fn soak(args: &Args, url: &str, nginx: &Nginx) -> (Sample, Sample, Rc<Prog
 }
 
 struct Worker {
+    /// The one client (one pool) all workers share.
     client: Client,
+    /// The 13-byte file.
     url: String,
+    /// Shared counters.
     progress: Rc<Progress>,
+    /// Requests in total (all workers).
     count: u64,
+    /// Sample interval.
     every: u64,
+    /// The first sample (after warm-up).
     warm: Rc<Cell<Option<Sample>>>,
 }
 

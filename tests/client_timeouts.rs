@@ -39,14 +39,26 @@ fn per_request_read_timeout_overrides_the_clients() {
 
 #[test]
 fn whole_request_timeout_reports_the_phase_it_cut() {
-    let peer = ScriptedPeer::start(vec![Script::new().read_head().hang()]);
+    // The first request leaves an idle connection; the second reuses it (no connect to time
+    // out in), and the peer never answers it.
+    let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    let peer = ScriptedPeer::start(vec![Script::new().respond(ok).read_head().hang()]);
     let url = peer.url("/");
-    let client = Client::builder().timeout(Some(SHORT)).build();
+    let client = Client::builder()
+        .timeout(Some(Duration::from_secs(30)))
+        .build();
     run(async {
-        let Err(err) = client.get(&url).await else {
+        let first = client.get(&url).await.unwrap();
+        first.into_body().bytes().await.unwrap();
+        let req = Request::get(&url).build().unwrap();
+        let Err(err) = client
+            .send_with(req, RequestOptions::new().timeout(SHORT))
+            .await
+        else {
             panic!("the peer never answers");
         };
         assert!(err.is_timeout(), "{err}");
+        assert_eq!(err.kind(), Kind::ReadTimeout);
         assert_eq!(err.phase(), Phase::ReadHead);
         assert_eq!(err.url(), Some(url.as_str()));
         assert_eq!(client.pool_stats().total, PoolCounts::default());
@@ -95,4 +107,22 @@ fn a_post_failing_on_a_fresh_connection_is_not_retried_either() {
         );
     });
     assert_eq!(peer.connections(), 1);
+}
+
+#[test]
+fn an_unsupported_local_address_fails_loudly_instead_of_being_ignored() {
+    let peer = ScriptedPeer::start(vec![]);
+    let url = peer.url("/");
+    let client = Client::builder()
+        .local_address(Some("127.0.0.1".parse().unwrap()))
+        .build();
+    run(async {
+        let Err(err) = client.get(&url).await else {
+            panic!("local_address is not supported yet");
+        };
+        assert_eq!(err.kind(), Kind::Connect);
+        assert_eq!(err.url(), Some(url.as_str()));
+        assert_eq!(client.pool_stats(), Default::default());
+    });
+    assert_eq!(peer.connections(), 0);
 }

@@ -73,6 +73,11 @@ enum Framing {
 #[derive(Clone, Debug)]
 struct Exchange {
     post: bool,
+    /// A POST with `Expect: 100-continue`: the server answers `100` first, or (when false)
+    /// its final response right away without reading the body.
+    expect: Option<bool>,
+    /// The server never answers and the client drops the request future (cancellation).
+    cancel: bool,
     framing: Framing,
     body_len: usize,
     chunk: usize,
@@ -109,6 +114,8 @@ fn exchange() -> impl Strategy<Value = Exchange> {
             prop::collection::vec(1usize..80, 1..6),
         ),
         prop::option::weighted(0.3, 0usize..4),
+        prop::option::weighted(0.2, any::<bool>()),
+        prop::bool::weighted(0.1),
     )
         .prop_map(
             |(
@@ -116,13 +123,17 @@ fn exchange() -> impl Strategy<Value = Exchange> {
                 (http10, ka, close, leftover),
                 (cut, pieces),
                 drop_after,
+                expect,
+                cancel,
             )| {
                 let framing = match (http10, framing) {
                     (true, Framing::Chunked) => Framing::Length,
                     (_, f) => f,
                 };
                 Exchange {
-                    post,
+                    post: post || expect.is_some(),
+                    expect: expect.filter(|_| !cancel),
+                    cancel,
                     framing,
                     body_len,
                     chunk,
@@ -210,8 +221,22 @@ fn predict(ex: &Exchange) -> Prediction {
     let (bytes, interim_ends, head_end, body_end) = response(ex);
     let cut = cut_at(ex, bytes.len());
     let mut prefix = vec![Event::Send { body: ex.post }, Event::HeadWritten];
-    if ex.post {
-        prefix.push(Event::BodyWritten);
+    if ex.cancel {
+        if ex.post {
+            prefix.push(Event::BodyWritten);
+        }
+        prefix.push(Event::Cancel);
+        return Prediction {
+            prefix,
+            end: State::Closed,
+            error: None,
+        };
+    }
+    match ex.expect {
+        Some(true) => prefix.extend([Event::Interim, Event::BodyWritten]),
+        Some(false) => {}
+        None if ex.post => prefix.push(Event::BodyWritten),
+        None => {}
     }
     if let Some(t) = cut.filter(|&t| t < head_end) {
         let done = interim_ends.iter().filter(|&&e| e <= t).count();
@@ -244,8 +269,12 @@ fn predict(ex: &Exchange) -> Prediction {
         http10: ex.http10,
         keep_alive: ex.http10 && ex.keep_alive_header,
     });
-    let reuse =
-        !ex.close_header && (!ex.http10 || ex.keep_alive_header) && framing != M::CloseDelimited;
+    // An early final response (the body never sent) is never reused.
+    let early = ex.expect == Some(false);
+    let reuse = !early
+        && !ex.close_header
+        && (!ex.http10 || ex.keep_alive_header)
+        && framing != M::CloseDelimited;
     if cut.is_some_and(|t| t < body_end) {
         return Prediction {
             prefix,
@@ -265,36 +294,62 @@ fn predict(ex: &Exchange) -> Prediction {
     }
 }
 
-/// Reads one request (head and Content-Length body); false at EOF.
-async fn read_request(s: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+/// Reads until `buf` holds `n` bytes or more; false at EOF.
+async fn fill(s: &mut TcpStream, buf: &mut Vec<u8>, n: usize) -> bool {
     let mut chunk = [0u8; 4096];
+    while buf.len() < n {
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => return false,
+            Ok(k) => buf.extend_from_slice(&chunk[..k]),
+        }
+    }
+    true
+}
+
+/// Reads one request head and returns its Content-Length; `None` at EOF.
+async fn read_head(s: &mut TcpStream, buf: &mut Vec<u8>) -> Option<usize> {
     loop {
         if let Some(end) = util::scripted::find(buf, b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let len = head
-                .lines()
-                .find_map(|l| {
-                    l.strip_prefix("content-length: ")
-                        .and_then(|v| v.trim().parse().ok())
-                })
-                .unwrap_or(0usize);
-            if buf.len() >= end + 4 + len {
-                buf.drain(..end + 4 + len);
-                return true;
-            }
+            buf.drain(..end + 4);
+            let len = head.lines().find_map(|l| {
+                l.strip_prefix("content-length: ")
+                    .and_then(|v| v.trim().parse().ok())
+            });
+            return Some(len.unwrap_or(0));
         }
-        match s.read(&mut chunk).await {
-            Ok(0) | Err(_) => return false,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        let want = buf.len() + 1;
+        if !fill(s, buf, want).await {
+            return None;
         }
     }
+}
+
+/// Reads one request (head and Content-Length body), answering `100 Continue` first when
+/// the exchange says so; `None` at EOF.
+async fn read_request(s: &mut TcpStream, buf: &mut Vec<u8>, ex: &Exchange) -> Option<()> {
+    let len = read_head(s, buf).await?;
+    match ex.expect {
+        Some(false) => return Some(()), // the final response goes out before the body
+        Some(true) => s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.ok()?,
+        None => {}
+    }
+    if !fill(s, buf, len).await {
+        return None;
+    }
+    buf.drain(..len);
+    Some(())
 }
 
 /// The server side of one connection.
 async fn serve(mut s: TcpStream, exchanges: Vec<Exchange>) {
     let mut pending = Vec::new();
     for ex in exchanges {
-        if !read_request(&mut s, &mut pending).await {
+        if read_request(&mut s, &mut pending, &ex).await.is_none() {
+            return;
+        }
+        if ex.cancel {
+            let _ = fill(&mut s, &mut pending, usize::MAX).await; // until the client closes
             return;
         }
         let (mut bytes, ..) = response(&ex);
@@ -340,7 +395,11 @@ fn run(exchanges: Vec<Exchange>) -> Result<(), TestCaseError> {
         });
         let url = format!("http://{addr}/c");
         let pool = Collect::new();
-        let cfg = ConnConfig::default();
+        let cfg = ConnConfig {
+            // Only the server's `100` (or its early final response) releases a held body.
+            expect_continue_wait: std::time::Duration::from_secs(3600),
+            ..ConnConfig::default()
+        };
         let mut conn = util::conn::connect(&url, &cfg, Some(pool.clone())).await;
         let mut model = Model::new().step(Event::Connected).unwrap();
         take_trace();
@@ -411,12 +470,23 @@ async fn exchange_once(
     ex: &Exchange,
 ) -> Option<Kind> {
     let url = Url::parse(url).unwrap();
-    let mut req = Request::new(weir::http::Method::Get, url.clone());
-    if ex.post {
-        req = Request::post(&url.to_string())
+    let req = match (ex.post, ex.expect) {
+        (_, Some(_)) => Request::post(&url.to_string())
+            .header("Expect", "100-continue")
             .body("hello")
             .build()
-            .unwrap();
+            .unwrap(),
+        (true, None) => Request::post(&url.to_string())
+            .body("hello")
+            .build()
+            .unwrap(),
+        (false, None) => Request::new(weir::http::Method::Get, url.clone()),
+    };
+    if ex.cancel {
+        // The server never answers: the request future is dropped while it waits.
+        let send = weir::rt::time::timeout(std::time::Duration::from_millis(5), conn.send(req));
+        assert!(send.await.is_err(), "the server never answers");
+        return None;
     }
     let resp = match conn.send(req).await {
         Ok(resp) => resp,
@@ -448,6 +518,8 @@ proptest! {
 fn a_clean_keep_alive_sequence_stays_on_one_connection() {
     let ex = Exchange {
         post: false,
+        expect: None,
+        cancel: false,
         framing: Framing::Chunked,
         body_len: 1500,
         chunk: 100,

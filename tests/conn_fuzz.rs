@@ -129,7 +129,7 @@ fn run(bytes: Vec<u8>, piece: usize, hang: bool) -> Result<(), TestCaseError> {
             };
             let mut body = resp.into_body();
             while let Ok(Some(chunk)) = body.next_chunk().await {
-                prop_assert!(chunk.len() <= cfg.read_buffer_size.max(64 * 1024));
+                prop_assert!(chunk.len() <= cfg.max_read_buffer_size.max(64 * 1024));
                 delivered += chunk.len();
             }
             conn = body.take_connection();

@@ -143,7 +143,10 @@ fn heavy_a_64_mib_file_arrives_byte_exact_in_bounded_chunks() {
             at += chunk.len();
         }
         assert_eq!(at, nginx::BIG_LEN);
-        assert!(largest <= cfg.read_buffer_size, "chunk of {largest} bytes");
+        assert!(
+            largest <= cfg.max_read_buffer_size,
+            "chunk of {largest} bytes"
+        );
         assert!(body.take_connection().is_some());
     });
 }

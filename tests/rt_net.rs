@@ -232,6 +232,33 @@ fn connect_refused_is_an_error() {
     });
 }
 
+/// The first address refuses; the second (a listening echo server) is used.
+#[test]
+fn connect_any_tries_each_address_in_turn() {
+    let _gate = util::fd_gate_shared();
+    run(async {
+        let refused = {
+            let (l, addr) = util::rt::listener();
+            l.close().unwrap();
+            addr
+        };
+        let good = spawn_echo_server();
+        let mut s = TcpStream::connect_any(&[refused, good]).await.unwrap();
+        assert_eq!(s.peer_addr().unwrap(), good);
+        s.write_all(b"2nd").await.unwrap();
+        let mut buf = [0u8; 3];
+        read_exact(&mut s, &mut buf).await.unwrap();
+        assert_eq!(&buf, b"2nd");
+        let err = TcpStream::connect_any(&[refused]).await.unwrap_err();
+        assert_eq!(
+            err.kind(),
+            io::ErrorKind::ConnectionRefused,
+            "the last error is returned"
+        );
+        assert!(TcpStream::connect_any(&[]).await.is_err());
+    });
+}
+
 #[test]
 fn connect_host_resolves_localhost() {
     let _gate = util::fd_gate_shared();

@@ -227,3 +227,44 @@ fn progress_bar_shows_when_stderr_is_a_terminal() {
     assert!(tty.contains("100% 1.00 MiB / 1.00 MiB"), "{tty:?}");
     assert_eq!(std::fs::read(&path).unwrap(), util::pattern(nginx::ONE_MIB));
 }
+
+#[test]
+fn head_and_204_complete_without_a_body() {
+    let nginx = Nginx::start();
+    let head_url = nginx.url(nginx::ONE_MIB_PATH);
+    let out = weir(&[
+        "get",
+        "-X",
+        "HEAD",
+        "-i",
+        &head_url,
+        &nginx.url("/status/204"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let heads: Vec<&str> = text.split("\r\n\r\n").collect();
+    assert_eq!(heads.len(), 3, "two heads, nothing after them: {text:?}");
+    assert!(heads[0].contains("Content-Length: 1048576"), "{text:?}");
+    assert!(heads[1].starts_with("HTTP/1.1 204 "), "{text:?}");
+    assert_eq!(heads[2], "");
+}
+
+#[test]
+fn verbose_reports_a_retry_after_a_stale_connection() {
+    let ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    // Connection 0 answers once, then closes on the second request without a byte of
+    // response: the GET is retried once on connection 1.
+    let peer = ScriptedPeer::start(vec![
+        Script::new().respond(ok).read_head().close(),
+        Script::new().respond(ok),
+    ]);
+    let url = peer.url("/r");
+    let out = weir(&["get", "-v", &url, &url]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(out.stdout, b"okok");
+    assert_eq!(err.matches("* connected").count(), 2, "{err}");
+    assert!(err.contains("* reused connection"), "{err}");
+    assert!(err.contains("* retried"), "{err}");
+    assert_eq!(peer.connections(), 2);
+}

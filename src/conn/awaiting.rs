@@ -72,7 +72,6 @@ pub(super) async fn read_head(io: &mut ConnIo, parser: &mut ResponseParser) -> R
 pub(super) async fn receive(
     mut conn: Gen<AwaitingHead>,
     parser: &mut ResponseParser,
-    must_close: bool,
 ) -> Result<Response<Body>> {
     loop {
         match read_head(&mut conn.inner, parser).await {
@@ -80,7 +79,7 @@ pub(super) async fn receive(
                 AwaitingHeadInterim::AwaitingHead(c) => conn = c,
                 AwaitingHeadInterim::Closed(c) => return Err(too_many_interims(c)),
             },
-            Ok(Head::Final(parsed)) => return Ok(respond(conn, parsed, must_close)),
+            Ok(Head::Final(parsed)) => return Ok(respond(conn, parsed)),
             Ok(Head::Upgrade { head, leftover }) => {
                 return Ok(body::upgraded(conn.on_upgrade(), head, leftover));
             }
@@ -91,15 +90,32 @@ pub(super) async fn receive(
 
 /// Takes the final head's transition (the model decides reuse from the same facts the
 /// parser did) and builds the response around the body.
-///
-/// The model's arguments come from the parser's keep-alive verdict when it allows reuse (no
-/// `close` on either side; HTTP/1.0 only with `keep-alive`), else from the headers. The
-/// `keep_alive` argument is reported for HTTP/1.0 only, where it matters.
-pub(super) fn respond(
-    mut conn: Gen<AwaitingHead>,
-    parsed: ParsedResponse,
-    must_close: bool,
-) -> Response<Body> {
+fn respond(mut conn: Gen<AwaitingHead>, parsed: ParsedResponse) -> Response<Body> {
+    let (head, a) = prepare_final(&mut conn.inner, parsed);
+    let next = conn.on_final_head(a.framing, a.req_close, a.resp_close, a.http10, a.keep_alive);
+    body::response(next, head)
+}
+
+/// The final head's facts, as the model's `final_head` event takes them.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct FinalArgs {
+    /// The body's framing.
+    pub(super) framing: Framing,
+    /// The request said `Connection: close`.
+    pub(super) req_close: bool,
+    /// The response said `Connection: close`.
+    pub(super) resp_close: bool,
+    /// The response is HTTP/1.0.
+    pub(super) http10: bool,
+    /// The response said `Connection: keep-alive` (reported for HTTP/1.0 only, where it
+    /// matters).
+    pub(super) keep_alive: bool,
+}
+
+/// Moves the body decoder and the keep-alive hint into the connection and returns the head
+/// with the model's arguments. They come from the parser's keep-alive verdict when it allows
+/// reuse (no `close` on either side; HTTP/1.0 only with `keep-alive`), else from the headers.
+pub(super) fn prepare_final(io: &mut ConnIo, parsed: ParsedResponse) -> (ResponseHead, FinalArgs) {
     let ParsedResponse {
         head,
         decoder,
@@ -113,31 +129,31 @@ pub(super) fn respond(
         BodyDecoder::CloseDelimited { .. } => Framing::CloseDelimited,
     };
     let http10 = head.version() == Version::Http10;
-    let (req_close, resp_close, ka) = match keep_alive && !must_close {
+    let (req_close, resp_close, ka) = match keep_alive {
         true => (false, false, http10),
-        false => close_args(&conn.inner, &head, http10, must_close),
+        false => close_args(io, &head, http10),
     };
-    let m = &mut *conn.inner.m;
-    m.decoder = decoder;
-    m.hint = body::keep_alive_timeout(&head);
-    let next = conn.on_final_head(framing, req_close, resp_close, http10, ka);
-    body::response(next, head)
+    io.m.decoder = decoder;
+    io.m.hint = body::keep_alive_timeout(&head);
+    let args = FinalArgs {
+        framing,
+        req_close,
+        resp_close,
+        http10,
+        keep_alive: ka,
+    };
+    (head, args)
 }
 
 /// `(req_close, resp_close, keep_alive)` read from the headers.
-fn close_args(
-    io: &ConnIo,
-    head: &ResponseHead,
-    http10: bool,
-    must_close: bool,
-) -> (bool, bool, bool) {
+fn close_args(io: &ConnIo, head: &ResponseHead, http10: bool) -> (bool, bool, bool) {
     let req_close =
         io.m.req
             .as_ref()
             .is_some_and(|r| r.headers().contains_token("connection", "close"));
     let headers = head.headers();
     (
-        must_close || req_close,
+        req_close,
         headers.contains_token("connection", "close"),
         http10 && headers.contains_token("connection", "keep-alive"),
     )

@@ -72,12 +72,19 @@ pub(super) fn poll_piece(io: &mut ConnIo, cx: &mut Context<'_>) -> Poll<Result<P
             Ok(Decoded::NeedMore) => {}
             Err(err) => return Poll::Ready(Err(err)),
         }
-        make_room(&mut m.buf, m.cfg.read_buffer_size);
+        make_room(&mut m.buf, m.read_size);
+        let room = m.buf.capacity() - m.buf.len();
         match transport.poll_read_buf(cx, &mut m.buf) {
             Poll::Ready(Ok(0)) => {
                 return Poll::Ready(m.decoder.finish_eof().map(|_| Piece::End(None)));
             }
-            Poll::Ready(Ok(_)) => m.deadline.reset(),
+            Poll::Ready(Ok(n)) => {
+                m.deadline.reset();
+                if n == room && m.read_size < m.cfg.max_read_buffer_size {
+                    m.read_size = (m.read_size * 2).min(m.cfg.max_read_buffer_size);
+                    m.grown = true;
+                }
+            }
             Poll::Ready(Err(e)) => {
                 let incomplete = || Error::new(Kind::BodyIncomplete, Phase::ReadBody);
                 return Poll::Ready(Err(read_error(IoFail::Io(e), Phase::ReadBody, incomplete)));

@@ -14,6 +14,9 @@ pub const DRAIN_MAX_BYTES: u64 = 64 * 1024;
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
 /// Default read-buffer size: how much one read may pull from the socket.
 pub const READ_BUFFER_SIZE: usize = 16 * 1024;
+/// Default largest read while a body keeps filling the buffer (reads grow from
+/// [`READ_BUFFER_SIZE`] by doubling).
+pub const MAX_READ_BUFFER_SIZE: usize = 256 * 1024;
 /// Default piece size when uploading a file body.
 pub const FILE_CHUNK_SIZE: usize = 64 * 1024;
 /// A server's `Keep-Alive: timeout=N` is trusted only up to this margin before it: a
@@ -61,8 +64,12 @@ pub struct ConnConfig {
     pub send_buffer_size: Option<usize>,
     /// `SO_RCVBUF`, when set.
     pub recv_buffer_size: Option<usize>,
-    /// Bytes one read may pull from the socket. Default [`READ_BUFFER_SIZE`].
+    /// Bytes one read may pull from the socket at first. Default [`READ_BUFFER_SIZE`].
     pub read_buffer_size: usize,
+    /// Reads of a body that keep filling the buffer double up to this size (a large download
+    /// then costs few syscalls); the grown buffer is freed when the exchange ends. It bounds
+    /// the size of a body chunk. Default [`MAX_READ_BUFFER_SIZE`].
+    pub max_read_buffer_size: usize,
     /// Piece size for file uploads (memory bound of an upload). Default [`FILE_CHUNK_SIZE`].
     pub file_chunk_size: usize,
 }
@@ -83,6 +90,7 @@ impl Default for ConnConfig {
             send_buffer_size: None,
             recv_buffer_size: None,
             read_buffer_size: READ_BUFFER_SIZE,
+            max_read_buffer_size: MAX_READ_BUFFER_SIZE,
             file_chunk_size: FILE_CHUNK_SIZE,
         }
     }

@@ -18,6 +18,7 @@ use bytes::BytesMut;
 use super::config::{ConnConfig, KEEP_ALIVE_MARGIN};
 use super::wire::Deadline;
 use super::{CloseReason, ExchangeGuard, Recycler, SendOptions};
+use crate::generated::connection::{Event, State};
 use crate::http::Origin;
 use crate::http::{BodyDecoder, RequestHead};
 use crate::rt::net::{AsyncStream, TcpStream, UnixStream};
@@ -176,6 +177,29 @@ pub(crate) struct Meta {
     pub(crate) req: Option<RequestHead>,
     /// The read timer of the current wait in the body.
     pub(crate) deadline: Deadline,
+    /// How much the next body read may pull (grows while reads fill the buffer).
+    pub(crate) read_size: usize,
+    /// The buffer grew past `read_buffer_size`: free it at the end instead of pooling it.
+    pub(crate) grown: bool,
+    /// The model state of the exchange in flight, kept for the trace of a cancellation.
+    pub(crate) at: State,
+}
+
+impl Drop for Meta {
+    /// A connection dropped mid-exchange (the request future or a drain task was dropped)
+    /// took no closing transition: report the model's `cancel` to the trace. (The recycler
+    /// hears `Cancelled` from the exchange guard.)
+    fn drop(&mut self) {
+        if self.req.is_some() && crate::trace::enabled() {
+            crate::trace::record(&crate::trace::Transition {
+                machine: crate::generated::connection::MACHINE,
+                from: self.at.name(),
+                event: Event::Cancel.name(),
+                args: &Event::Cancel.arg_values(),
+                to: State::Closed.name(),
+            });
+        }
+    }
 }
 
 impl fmt::Debug for ConnIo {
@@ -208,6 +232,9 @@ impl ConnIo {
             hint: None,
             req: None,
             deadline: Deadline::new(None),
+            read_size: 0,
+            grown: false,
+            at: State::Idle,
         };
         ConnIo {
             transport,
@@ -233,6 +260,7 @@ impl ConnIo {
         m.read_timeout = opts.read_timeout.or(m.cfg.read_timeout);
         m.write_timeout = opts.write_timeout.or(m.cfg.write_timeout);
         m.deadline = Deadline::new(m.read_timeout);
+        m.read_size = m.cfg.read_buffer_size;
         if let Some(r) = &m.recycler {
             m.exchange = Some(ExchangeGuard::arm(r.clone()));
         }
@@ -263,7 +291,11 @@ impl ConnIo {
     pub(crate) fn release_exchange(&mut self) -> bool {
         let m = &mut *self.m;
         let leftover = !m.buf.is_empty();
-        super::buf::give(std::mem::take(&mut m.buf));
+        let buf = std::mem::take(&mut m.buf);
+        match std::mem::replace(&mut m.grown, false) {
+            true => drop(buf),
+            false => super::buf::give(buf),
+        }
         m.req = None;
         m.deadline.reset();
         leftover

@@ -4,18 +4,52 @@
 //! body decoders) to a stream on the loop ([`crate::rt::net`]). It owns no HTTP rule and no
 //! event-loop logic.
 //!
+//! The states are the model's ([`crate::generated::connection`], whose docs draw the full
+//! graph); the path of one exchange:
+//!
 //! ```text
-//!   connect ─▶ Idle ──send──▶ WritingHead ─┬────────────────────────▶ AwaitingHead ─┬─▶ ReadingBody ─┬─▶ Idle
-//!                ▲                          ├─▶ WritingBody ─────────▲  (1xx loop)   └─▶ Upgraded     ├─▶ Closed
-//!                │                          └─▶ AwaitingContinue ─(100 or timer)─┘                    └─▶ Draining ─▶ Idle | Closed
-//!                └──────────────── Body read to its end (clean) ──────────────────────────────────────────────┘
+//!  connect ─▶ Idle ─send─▶ WritingHead ─▶ [WritingBody] ─▶ AwaitingHead ─▶ ReadingBody ─▶ Idle | Closed
+//!                                          │ 100-continue:     │ 1xx loop      │ body dropped:
+//!                                          │ 1xx, early final  └─▶ Upgraded    └─▶ Draining ─▶ Idle | Closed
+//!                                          └─▶ ReadingBody (never reused)
+//!  any failure, cancellation or close ─▶ Closed
 //! ```
+//!
 //! Only [`Connection<Idle>`](Connection) can [`send`](Connection::send). The response
 //! [`Body`] owns the active connection: reading it to its end gives the connection back as
 //! idle — to the [`Recycler`] a pool installed, or via [`Body::take_connection`] — or closes it
 //! when the keep-alive rules say so. Dropping a body early drains it within
 //! [`ConnConfig::drain_max_bytes`] and [`ConnConfig::drain_timeout`] on a spawned task, then
 //! reuses, or else closes.
+//!
+//! # Examples
+//! ```
+//! use weir::conn::{connect, ConnConfig};
+//! use weir::http::{Request, Url};
+//! use weir::rt::net::{AsyncStream, TcpListener};
+//! weir::rt::block_on(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+//!     let addr = listener.local_addr()?;
+//!     weir::rt::spawn(async move {
+//!         // A server that answers one request.
+//!         let (mut s, _) = listener.accept().await?;
+//!         let mut buf = [0u8; 1024];
+//!         s.read(&mut buf).await?;
+//!         s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello").await
+//!     });
+//!     let url = format!("http://{addr}/");
+//!     let conn = connect(Url::parse(&url)?.origin(), &ConnConfig::default()).await?;
+//!     let resp = conn.send(Request::get(&url).build()?).await?;
+//!     assert_eq!(resp.status(), 200);
+//!     let mut body = resp.into_body();
+//!     assert_eq!(&body.read_to_end().await?[..], b"hello");
+//!     // The body was read to its end: the connection is idle again.
+//!     let conn = body.take_connection().expect("keep-alive");
+//!     assert_eq!(conn.requests_served(), 1);
+//!     Ok::<(), Box<dyn std::error::Error>>(())
+//! })
+//! .unwrap();
+//! ```
 //!
 //! # Invariants
 //! - A connection is reused only when the response said keep-alive (parser verdict: version,
@@ -52,7 +86,7 @@ mod writing;
 pub use body::{Body, Upgraded};
 pub use config::{
     ConnConfig, CONNECT_TIMEOUT, DRAIN_MAX_BYTES, DRAIN_TIMEOUT, EXPECT_CONTINUE_WAIT,
-    FILE_CHUNK_SIZE, KEEP_ALIVE_MARGIN, READ_BUFFER_SIZE,
+    FILE_CHUNK_SIZE, KEEP_ALIVE_MARGIN, MAX_READ_BUFFER_SIZE, READ_BUFFER_SIZE,
 };
 pub use idle::SendOptions;
 pub use io::{ConnIo, Transport};
@@ -63,6 +97,13 @@ use machine::state::{ConnState, Idle};
 
 /// The generated typestate over our I/O part: what the per-state code moves around.
 pub(crate) type Gen<S> = machine::Connection<S, ConnIo>;
+
+/// Notes `S` as the state of the exchange in flight (for the trace of a cancellation): called
+/// wherever a connection waits in a state.
+pub(crate) fn mark<S: ConnState>(mut conn: Gen<S>) -> Gen<S> {
+    conn.inner.m.at = S::STATE;
+    conn
+}
 
 /// A connection in state `S` (one of [`state`]'s markers). Only `Connection<state::Idle>`
 /// exists outside this module: it is what [`connect`] returns and what a [`Recycler`] gets

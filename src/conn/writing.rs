@@ -27,10 +27,10 @@ use super::awaiting::{self, read_head, Head};
 use super::body::{self, Body};
 use super::fail::Abort;
 use super::io::{ConnIo, Transport};
-use super::machine::{HeadWritten, WritingBodyInterim};
+use super::machine::{FinalHead, HeadWritten, WritingBodyInterim};
 use super::state::{AwaitingHead, Closed, WritingBody, WritingHead};
 use super::wire::{self, write_error};
-use super::{CloseReason, Gen};
+use super::{mark, CloseReason, Gen};
 use crate::error::{Error, Invalid, Kind, Malformed, Phase, Result};
 use crate::http::{self, EncodedChunk, Request, RequestEncoder, Response, ResponseParser};
 use crate::rt::time::timeout;
@@ -54,14 +54,14 @@ pub(super) async fn exchange(
     };
     conn.inner.m.buf.clear();
     let awaiting = match conn.on_head_written() {
-        HeadWritten::AwaitingHead(c) => c,
+        HeadWritten::AwaitingHead(c) => mark(c),
         HeadWritten::WritingBody(c) => match held {
-            None => c.on_body_written(), // it left with the head
-            Some(body) if expect => return continue_then_send(c, body, enc, parser).await,
-            Some(body) => send_body(c, body, &mut enc).await?,
+            None => mark(c.on_body_written()), // it left with the head
+            Some(body) if expect => return continue_then_send(mark(c), body, enc, parser).await,
+            Some(body) => send_body(mark(c), body, &mut enc).await?,
         },
     };
-    awaiting::receive(awaiting, &mut parser, false).await
+    awaiting::receive(awaiting, &mut parser).await
 }
 
 /// Writes the head, with the whole body when it is in memory and not held for a `100`;
@@ -109,7 +109,7 @@ async fn send_body(
     enc: &mut RequestEncoder,
 ) -> Result<Gen<AwaitingHead>> {
     match write_body(&mut conn.inner, enc, body).await {
-        Ok(()) => Ok(conn.on_body_written()),
+        Ok(()) => Ok(mark(conn.on_body_written())),
         Err(err) => Err(conn.close_on(err)),
     }
 }
@@ -197,7 +197,7 @@ async fn continue_then_send(
     mut enc: RequestEncoder,
     mut parser: ResponseParser,
 ) -> Result<Response<Body>> {
-    let deadline = Instant::now() + conn.inner.m.cfg.expect_continue_wait;
+    let deadline = Instant::now() + wire::clamp(conn.inner.m.cfg.expect_continue_wait);
     loop {
         let wait = deadline.saturating_duration_since(Instant::now());
         match timeout(wait, read_head(&mut conn.inner, &mut parser)).await {
@@ -210,20 +210,27 @@ async fn continue_then_send(
                 WritingBodyInterim::WritingBody(c) => conn = c,
                 WritingBodyInterim::Closed(c) => return Err(too_many_interims(c)),
             },
-            // The model has no final head in `writing_body`: the request counts as ended
-            // here, and `must_close` keeps the connection from reuse (the body was not sent).
+            // An early final response: the body stays unsent and the model never reuses the
+            // connection (a body-less response reads as an empty body).
             Ok(Ok(Head::Final(parsed))) => {
-                return Ok(awaiting::respond(conn.on_body_written(), parsed, true));
+                let (head, a) = awaiting::prepare_final(&mut conn.inner, parsed);
+                let next = conn.on_final_head(
+                    a.framing,
+                    a.req_close,
+                    a.resp_close,
+                    a.http10,
+                    a.keep_alive,
+                );
+                return Ok(body::response(FinalHead::ReadingBody(next), head));
             }
             Ok(Ok(Head::Upgrade { head, leftover })) => {
-                let c = conn.on_body_written().on_upgrade();
-                return Ok(body::upgraded(c, head, leftover));
+                return Ok(body::upgraded(conn.on_upgrade(), head, leftover));
             }
             Ok(Err(err)) => return Err(conn.close_on(err)),
         }
     }
     let awaiting = send_body(conn, body, &mut enc).await?;
-    awaiting::receive(awaiting, &mut parser, false).await
+    awaiting::receive(awaiting, &mut parser).await
 }
 
 /// The model's interim bound ran out: a protocol error.

@@ -229,37 +229,29 @@ impl ResponseParser {
         head_len: usize,
         buf: &mut BytesMut,
     ) -> Result<ParseStatus, Error> {
-        let status = head.status();
-        if status == 101 {
-            return Ok(ParseStatus::Upgrade {
-                head,
-                leftover: buf.split().freeze(),
-            });
+        if head.status() == 101 {
+            return Ok(upgrade(head, buf));
         }
         if head.is_informational() {
             return self.interim(head);
         }
         let framing = response_framing(&self.context, &head, summary)?;
-        if framing == Framing::Tunnel {
-            return Ok(ParseStatus::Upgrade {
-                head,
-                leftover: buf.split().freeze(),
-            });
-        }
-        let reusable = framing != Framing::CloseDelimited;
-        let keep_alive = reusable && keep_alive_from(&self.context, head.version(), summary);
         let decoder = match framing {
-            Framing::Empty | Framing::Tunnel => BodyDecoder::empty(),
+            Framing::Tunnel => return Ok(upgrade(head, buf)),
+            Framing::Empty => BodyDecoder::empty(),
             Framing::Length(n) => BodyDecoder::length(n),
             Framing::Chunked => BodyDecoder::chunked(&self.limits),
             Framing::CloseDelimited => BodyDecoder::close_delimited(),
         };
-        Ok(ParseStatus::Complete(ParsedResponse {
+        let reusable = framing != Framing::CloseDelimited;
+        let keep_alive = reusable && keep_alive_from(&self.context, head.version(), summary);
+        let parsed = ParsedResponse {
             head,
             decoder,
             keep_alive,
             head_len,
-        }))
+        };
+        Ok(ParseStatus::Complete(parsed))
     }
 
     fn interim(&mut self, head: ResponseHead) -> Result<ParseStatus, Error> {
@@ -271,6 +263,14 @@ impl ResponseParser {
             )),
             false => Ok(ParseStatus::Interim(head)),
         }
+    }
+}
+
+/// The end of HTTP on this connection: the rest of the buffer belongs to the new protocol.
+fn upgrade(head: ResponseHead, buf: &mut BytesMut) -> ParseStatus {
+    ParseStatus::Upgrade {
+        head,
+        leftover: buf.split().freeze(),
     }
 }
 
@@ -594,6 +594,31 @@ mod tests {
         );
         assert_eq!(resp.head.reason(), "OK");
         assert_eq!(resp.head_len, 53);
+    }
+
+    #[test]
+    fn parsed_maps_share_bytes_and_can_be_edited() {
+        let msg = b"HTTP/1.1 200 OK\r\nX-A: one\r\nx-a: two\r\nContent-Length: 0\r\n\r\n";
+        let (resp, _) = complete(msg);
+        let headers = resp.head.headers();
+        let value = headers.get("X-A").unwrap();
+        assert_eq!(
+            value.to_bytes().as_ptr(),
+            value.as_bytes().as_ptr(),
+            "shared, not copied"
+        );
+        let all: Vec<_> = headers
+            .get_all("x-a")
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(all, ["one", "two"]);
+        let mut edited = headers.clone();
+        assert_eq!(edited.remove("X-a"), 2);
+        edited.try_append("Added", "yes").unwrap();
+        let names: Vec<_> = edited.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["Content-Length", "Added"]);
+        assert_ne!(&edited, headers);
+        assert_eq!(&headers.clone(), headers);
     }
 
     #[test]

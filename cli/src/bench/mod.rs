@@ -161,8 +161,11 @@ fn run_thread(
 
 /// One connection's worth of sequential requests.
 struct Worker {
+    /// The thread's client (shared pool).
     client: Client,
+    /// The request to send, cloned per request (`send` consumes it).
     head: RequestHead,
+    /// The thread's results.
     stats: Rc<RefCell<Stats>>,
 }
 

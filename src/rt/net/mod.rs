@@ -13,8 +13,8 @@
 //!   `!Send`); it makes progress only while that runtime's `block_on` runs.
 //! - Each direction keeps one waiter: a second task polling the same direction replaces the
 //!   first one's waker (the model's `Poll` in `Waiting`), as with `&mut` access there is
-//!   only ever one. An `accept`/`connect` future dropped while pending leaves its waker in
-//!   the slot until the next readiness wakes it harmlessly (the task's token is stale).
+//!   only ever one. Every future that can leave a waker in a slot (read, write, accept,
+//!   connect) removes it when dropped while pending (the model's `Drop`).
 
 use std::future::Future;
 use std::io::{self, IoSlice};
@@ -305,6 +305,26 @@ impl Source {
             .ok_or_else(super::reactor::closed_error)
     }
 
+    /// Polls `poll` to completion; if the future is dropped while pending, the waker it left
+    /// in `dir`'s slot is removed (the model's `Drop`), so no stale waker stays behind.
+    pub(crate) async fn until<R>(
+        &self,
+        dir: usize,
+        mut poll: impl FnMut(&Context<'_>) -> Poll<io::Result<R>>,
+    ) -> io::Result<R> {
+        let mut guard = WaiterGuard {
+            source: self,
+            dir,
+            pending: false,
+        };
+        std::future::poll_fn(|cx| {
+            let result = poll(cx);
+            guard.pending = result.is_pending();
+            result
+        })
+        .await
+    }
+
     /// Waits for `dir` to be ready (without doing I/O): used by connect.
     pub(crate) fn poll_ready(&self, dir: usize, cx: &Context<'_>) -> Poll<io::Result<()>> {
         self.core.reactor.poll_ready(self.token, dir, cx)
@@ -423,6 +443,24 @@ impl Drop for Source {
         // Errors here mean the fd was already gone from epoll; nothing more to undo.
         let _ = self.disconnect();
         self.core.reactor.remove(self.token);
+    }
+}
+
+/// Removes a pending waiter's waker when the waiting future is dropped.
+struct WaiterGuard<'a> {
+    /// The socket waited on.
+    source: &'a Source,
+    /// The direction waited on.
+    dir: usize,
+    /// Whether the last poll left a waker in the slot.
+    pending: bool,
+}
+
+impl Drop for WaiterGuard<'_> {
+    fn drop(&mut self) {
+        if self.pending {
+            self.source.drop_waiter(self.dir);
+        }
     }
 }
 

@@ -5,7 +5,6 @@
 //! succeeded. The socket is registered *after* `connect(2)` because epoll reports an
 //! unconnected TCP socket as hung up.
 
-use std::future::poll_fn;
 use std::io::{self, IoSlice};
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::OwnedFd;
@@ -15,7 +14,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 
 use super::{impl_async_stream, resolve, Source};
-use crate::rt::reactor::WRITE;
+use crate::rt::reactor::{READ, WRITE};
 use crate::sys::socket::{self, SockAddr};
 
 /// Backlog for listening sockets (the kernel caps it at `somaxconn`).
@@ -44,7 +43,10 @@ impl TcpStream {
         let connected = socket::connect(std::os::fd::AsFd::as_fd(&fd), &target)?;
         let stream = TcpStream::from_fd(fd)?;
         if !connected {
-            poll_fn(|cx| stream.source.poll_ready(WRITE, cx)).await?;
+            stream
+                .source
+                .until(WRITE, |cx| stream.source.poll_ready(WRITE, cx))
+                .await?;
             if let Some(err) = socket::take_error(stream.source.fd()?)? {
                 return Err(err);
             }
@@ -57,8 +59,13 @@ impl TcpStream {
     /// the first connection or the last error.
     pub async fn connect_host(host: &str, port: u16) -> io::Result<TcpStream> {
         let addrs = resolve(host, port).await?;
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "host resolved to no address");
-        for addr in addrs {
+        TcpStream::connect_any(&addrs).await
+    }
+
+    /// Connects to each address in turn; returns the first connection or the last error.
+    pub async fn connect_any(addrs: &[SocketAddr]) -> io::Result<TcpStream> {
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "no address to connect to");
+        for &addr in addrs {
             match TcpStream::connect(addr).await {
                 Ok(stream) => return Ok(stream),
                 Err(err) => last = err,
@@ -137,7 +144,9 @@ impl TcpStream {
 
     /// Reads into `buf` through a shared reference.
     pub async fn read_shared(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.source.poll_read(cx, buf)).await
+        self.source
+            .until(READ, |cx| self.source.poll_read(cx, buf))
+            .await
     }
 
     /// Writes through a shared reference.
@@ -216,7 +225,10 @@ impl TcpListener {
 
     /// Accepts a connection (`TCP_NODELAY` on) and its peer's address.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (fd, peer) = poll_fn(|cx| self.source.poll_accept(cx)).await?;
+        let (fd, peer) = self
+            .source
+            .until(READ, |cx| self.source.poll_accept(cx))
+            .await?;
         Ok((TcpStream::from_fd(fd)?, inet(peer)?))
     }
 
@@ -228,5 +240,37 @@ impl TcpListener {
     /// Deregisters and closes the socket, reporting `close(2)`'s error.
     pub fn close(self) -> io::Result<()> {
         self.source.close()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rt::reactor::State;
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::task::{Wake, Waker};
+
+    struct Noop;
+    impl Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    fn read_state(source: &Source) -> Option<State> {
+        source.core.reactor.slot_state(source.token, READ)
+    }
+
+    #[test]
+    fn dropped_pending_accept_removes_its_waker() {
+        crate::rt::block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let waker = Waker::from(Arc::new(Noop));
+            let mut cx = Context::from_waker(&waker);
+            let mut accept = Box::pin(listener.accept());
+            assert!(accept.as_mut().poll(&mut cx).is_pending());
+            assert_eq!(read_state(&listener.source), Some(State::Waiting));
+            drop(accept);
+            assert_eq!(read_state(&listener.source), Some(State::Empty));
+        });
     }
 }

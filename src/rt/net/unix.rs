@@ -1,13 +1,12 @@
 //! Unix-domain stream sockets: the same surface as TCP, addressed by path.
 
-use std::future::poll_fn;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::task::{Context, Poll};
 
 use super::{impl_async_stream, Source};
-use crate::rt::reactor::WRITE;
+use crate::rt::reactor::{READ, WRITE};
 use crate::sys::socket::{self, SockAddr};
 
 /// Backlog for listening sockets (the kernel caps it at `somaxconn`).
@@ -36,7 +35,10 @@ impl UnixStream {
         let connected = socket::connect(fd.as_fd(), &target)?;
         let stream = UnixStream::from_fd(fd)?;
         if !connected {
-            poll_fn(|cx| stream.source.poll_ready(WRITE, cx)).await?;
+            stream
+                .source
+                .until(WRITE, |cx| stream.source.poll_ready(WRITE, cx))
+                .await?;
             if let Some(err) = socket::take_error(stream.source.fd()?)? {
                 return Err(err);
             }
@@ -82,7 +84,9 @@ impl UnixStream {
 
     /// Reads into `buf` through a shared reference.
     pub async fn read_shared(&self, buf: &mut [u8]) -> io::Result<usize> {
-        poll_fn(|cx| self.source.poll_read(cx, buf)).await
+        self.source
+            .until(READ, |cx| self.source.poll_read(cx, buf))
+            .await
     }
 
     /// Writes through a shared reference.
@@ -128,7 +132,10 @@ impl UnixListener {
 
     /// Accepts a connection.
     pub async fn accept(&self) -> io::Result<UnixStream> {
-        let (fd, _peer) = poll_fn(|cx| self.source.poll_accept(cx)).await?;
+        let (fd, _peer) = self
+            .source
+            .until(READ, |cx| self.source.poll_accept(cx))
+            .await?;
         UnixStream::from_fd(fd)
     }
 
