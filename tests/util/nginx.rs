@@ -15,14 +15,16 @@
 //! `Last-Modified` and `ETag`, so conditional requests get 304; HEAD works everywhere.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use super::{
     free_port, pattern, pattern_byte, require_program, stop_child, wait_listening, TempDir,
+    READY_TIMEOUT,
 };
 
 /// The 13-byte file's path on the server.
@@ -130,7 +132,9 @@ impl NginxBuilder {
             std::fs::write(dir.path().join("nginx.conf"), self.config(dir.path(), addr))
                 .expect("write nginx.conf");
             let mut child = spawn(&binary, dir.path());
-            match wait_listening(addr, Some(&mut child)) {
+            match wait_listening(addr, Some(&mut child))
+                .and_then(|()| confirm_ours(dir.path(), &mut child))
+            {
                 Ok(()) => return Nginx { child, addr, dir },
                 Err(e) => {
                     stop_child(&mut child);
@@ -210,6 +214,26 @@ fn spawn(binary: &Path, dir: &Path) -> Child {
         .stderr(stderr)
         .spawn()
         .expect("spawn nginx")
+}
+
+/// Waits until nginx wrote its pid file, which it does only after binding its port: what
+/// answered the ready check is then this nginx, not another process that took the port.
+fn confirm_ours(dir: &Path, child: &mut Child) -> io::Result<()> {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let expected = child.id().to_string();
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Err(io::Error::other(format!("exited with {status}")));
+        }
+        let pid = std::fs::read_to_string(dir.join("nginx.pid")).unwrap_or_default();
+        if pid.trim() == expected {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(io::Error::other("no pid file"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Both of nginx's logs, for failure messages.
