@@ -28,7 +28,7 @@ use crate::rt::time::timeout;
 /// Starts draining the rest of a dropped body (or closes at once when that cannot pay off).
 pub(super) fn start(conn: Gen<ReadingBody>) {
     let mut conn = match conn.on_body_dropped() {
-        BodyDropped::Draining(c) => c,
+        BodyDropped::Draining(c) => super::mark(c),
         BodyDropped::Closed(closed) => return closed_after_body(closed),
     };
     let mut budget = conn.inner.m.cfg.drain_max_bytes;
