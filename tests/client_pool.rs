@@ -380,3 +380,107 @@ fn unix_socket_origins_are_pooled_too() {
     assert_eq!(accepted.get(), 1, "one Unix connection for three requests");
     assert_eq!(events.borrow().iter().filter(|e| *e == "reused").count(), 2);
 }
+
+#[test]
+fn nginx_closing_after_n_requests_and_when_idle_fails_no_request() {
+    use util::nginx::{self, Nginx};
+    let server = Nginx::builder()
+        .keepalive_requests(5)
+        .keepalive_timeout_secs(1)
+        .start();
+    let url = server.url(nginx::SMALL_PATH);
+    let (client, events) = recording_client(|b| b);
+    let before = server.stats();
+    let mut stats_calls = 0;
+    run(async {
+        for _ in 0..52 {
+            let body = client
+                .get(&url)
+                .await
+                .unwrap()
+                .into_body()
+                .bytes()
+                .await
+                .unwrap();
+            assert_eq!(body, nginx::SMALL_BODY);
+        }
+        assert_eq!(
+            client.pool_stats().total.idle,
+            1,
+            "the 11th connection, 2 requests in"
+        );
+        // nginx closes the idle connection after its 1 s keepalive_timeout; the pool must
+        // notice the FIN and connect anew without a failed request.
+        loop {
+            stats_calls += 1;
+            if server.stats().active == 1 {
+                break; // only the stats request's own connection is open
+            }
+            weir::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+        let_loop_turn().await;
+        let body = client
+            .get(&url)
+            .await
+            .unwrap()
+            .into_body()
+            .bytes()
+            .await
+            .unwrap();
+        assert_eq!(body, nginx::SMALL_BODY);
+    });
+    let after = server.stats();
+    let (requests, accepts) = (
+        after.requests - before.requests,
+        after.accepts - before.accepts,
+    );
+    // Every stats call is one request on one connection of its own.
+    assert_eq!(
+        requests - 1 - stats_calls,
+        53,
+        "each request reached nginx once"
+    );
+    assert_eq!(
+        accepts - 1 - stats_calls,
+        12,
+        "10 connections of 5, 1 of 2, then 1"
+    );
+    let events = events.borrow();
+    assert!(
+        !events.iter().any(|e| e.starts_with("retried")),
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&"closed:PeerClosed".to_string()),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn drain_max_bytes_zero_closes_a_dropped_body_at_once() {
+    // Head and 2 of 10 body bytes, then silence: draining would wait for the rest.
+    let partial = Script::new()
+        .respond(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nok")
+        .hang();
+    let peer = ScriptedPeer::start(vec![partial.clone(), partial]);
+    let url = peer.url("/");
+    run(async {
+        let draining = Client::new();
+        drop(draining.get(&url).await.unwrap());
+        let_loop_turn().await;
+        assert_eq!(
+            draining.pool_stats().total.active,
+            1,
+            "still draining (default bounds)"
+        );
+
+        let closing = Client::builder().drain_max_bytes(0).build();
+        drop(closing.get(&url).await.unwrap());
+        let_loop_turn().await;
+        assert_eq!(
+            closing.pool_stats().total,
+            PoolCounts::default(),
+            "closed, not drained"
+        );
+    });
+}

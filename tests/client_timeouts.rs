@@ -108,3 +108,21 @@ fn a_post_failing_on_a_fresh_connection_is_not_retried_either() {
     });
     assert_eq!(peer.connections(), 1);
 }
+
+#[test]
+fn an_unsupported_local_address_fails_loudly_instead_of_being_ignored() {
+    let peer = ScriptedPeer::start(vec![]);
+    let url = peer.url("/");
+    let client = Client::builder()
+        .local_address(Some("127.0.0.1".parse().unwrap()))
+        .build();
+    run(async {
+        let Err(err) = client.get(&url).await else {
+            panic!("local_address is not supported yet");
+        };
+        assert_eq!(err.kind(), Kind::Connect);
+        assert_eq!(err.url(), Some(url.as_str()));
+        assert_eq!(client.pool_stats(), Default::default());
+    });
+    assert_eq!(peer.connections(), 0);
+}

@@ -76,6 +76,8 @@ struct Exchange {
     /// A POST with `Expect: 100-continue`: the server answers `100` first, or (when false)
     /// its final response right away without reading the body.
     expect: Option<bool>,
+    /// The server never answers and the client drops the request future (cancellation).
+    cancel: bool,
     framing: Framing,
     body_len: usize,
     chunk: usize,
@@ -113,6 +115,7 @@ fn exchange() -> impl Strategy<Value = Exchange> {
         ),
         prop::option::weighted(0.3, 0usize..4),
         prop::option::weighted(0.2, any::<bool>()),
+        prop::bool::weighted(0.1),
     )
         .prop_map(
             |(
@@ -121,6 +124,7 @@ fn exchange() -> impl Strategy<Value = Exchange> {
                 (cut, pieces),
                 drop_after,
                 expect,
+                cancel,
             )| {
                 let framing = match (http10, framing) {
                     (true, Framing::Chunked) => Framing::Length,
@@ -128,7 +132,8 @@ fn exchange() -> impl Strategy<Value = Exchange> {
                 };
                 Exchange {
                     post: post || expect.is_some(),
-                    expect,
+                    expect: expect.filter(|_| !cancel),
+                    cancel,
                     framing,
                     body_len,
                     chunk,
@@ -216,6 +221,17 @@ fn predict(ex: &Exchange) -> Prediction {
     let (bytes, interim_ends, head_end, body_end) = response(ex);
     let cut = cut_at(ex, bytes.len());
     let mut prefix = vec![Event::Send { body: ex.post }, Event::HeadWritten];
+    if ex.cancel {
+        if ex.post {
+            prefix.push(Event::BodyWritten);
+        }
+        prefix.push(Event::Cancel);
+        return Prediction {
+            prefix,
+            end: State::Closed,
+            error: None,
+        };
+    }
     match ex.expect {
         Some(true) => prefix.extend([Event::Interim, Event::BodyWritten]),
         Some(false) => {}
@@ -330,6 +346,10 @@ async fn serve(mut s: TcpStream, exchanges: Vec<Exchange>) {
     let mut pending = Vec::new();
     for ex in exchanges {
         if read_request(&mut s, &mut pending, &ex).await.is_none() {
+            return;
+        }
+        if ex.cancel {
+            let _ = fill(&mut s, &mut pending, usize::MAX).await; // until the client closes
             return;
         }
         let (mut bytes, ..) = response(&ex);
@@ -462,6 +482,12 @@ async fn exchange_once(
             .unwrap(),
         (false, None) => Request::new(weir::http::Method::Get, url.clone()),
     };
+    if ex.cancel {
+        // The server never answers: the request future is dropped while it waits.
+        let send = weir::rt::time::timeout(std::time::Duration::from_millis(5), conn.send(req));
+        assert!(send.await.is_err(), "the server never answers");
+        return None;
+    }
     let resp = match conn.send(req).await {
         Ok(resp) => resp,
         Err(err) => return Some(err.kind()),
@@ -493,6 +519,7 @@ fn a_clean_keep_alive_sequence_stays_on_one_connection() {
     let ex = Exchange {
         post: false,
         expect: None,
+        cancel: false,
         framing: Framing::Chunked,
         body_len: 1500,
         chunk: 100,

@@ -417,3 +417,30 @@ fn the_request_head_is_what_the_encoder_wrote() {
     assert!(head.starts_with("GET /x HTTP/1.1\r\n"), "{head}");
     assert!(head.contains(&host), "{head}");
 }
+
+#[test]
+fn huge_timeouts_mean_never_and_do_not_overflow() {
+    let cfg = ConnConfig {
+        connect_timeout: Some(Duration::MAX),
+        read_timeout: Some(Duration::MAX),
+        write_timeout: Some(Duration::MAX),
+        expect_continue_wait: Duration::MAX,
+        drain_timeout: Duration::MAX,
+        ..cfg()
+    };
+    let script = Script::new()
+        .read_head()
+        .write("HTTP/1.1 100 Continue\r\n\r\n")
+        .read_body(5)
+        .write_split(OK_HI, 3, Duration::from_millis(1))
+        .hang();
+    let peer = ScriptedPeer::start(vec![script]);
+    let url = peer.url("/x");
+    weir::rt::block_on(async {
+        let conn = connect(&url, &cfg, None).await;
+        let (status, body, _) = roundtrip(conn, post_expecting_continue(&url))
+            .await
+            .unwrap();
+        assert_eq!((status, &body[..]), (200, &b"hi"[..]));
+    });
+}

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::event::ClientEvent;
 use super::pool::{EventSink, PoolConfig};
 use super::Client;
+use crate::conn::ConnConfig;
 use crate::http::Limits;
 
 /// Default most connections (connecting + active + idle) across all origins.
@@ -55,6 +56,9 @@ pub(crate) struct ClientConfig {
     pub(crate) recv_buffer_size: Option<usize>,
     /// Response parser limits.
     pub(crate) limits: Limits,
+    /// The connection settings the builder has no field of its own for (buffer and piece
+    /// sizes, drain bounds, the `100-continue` wait): the base of every connection's config.
+    pub(crate) conn: ConnConfig,
     /// The event callback.
     pub(crate) events: Option<EventSink>,
 }
@@ -82,6 +86,7 @@ impl Default for ClientConfig {
             send_buffer_size: None,
             recv_buffer_size: None,
             limits: Limits::default(),
+            conn: ConnConfig::default(),
             events: None,
         }
     }
@@ -119,6 +124,10 @@ impl fmt::Debug for ClientConfig {
 /// | [`nodelay`](Self::nodelay) | on |
 /// | [`tcp_keepalive`](Self::tcp_keepalive) | off |
 /// | local address, socket buffer sizes | the OS's |
+/// | [`read_buffer_size`](Self::read_buffer_size) / [`max_read_buffer_size`](Self::max_read_buffer_size) | 16 KiB / 256 KiB ([`crate::conn::READ_BUFFER_SIZE`], [`crate::conn::MAX_READ_BUFFER_SIZE`]) |
+/// | [`file_chunk_size`](Self::file_chunk_size) | [`crate::conn::FILE_CHUNK_SIZE`] |
+/// | [`drain_max_bytes`](Self::drain_max_bytes) / [`drain_timeout`](Self::drain_timeout) (a body dropped early) | [`crate::conn::DRAIN_MAX_BYTES`] / [`crate::conn::DRAIN_TIMEOUT`] |
+/// | [`expect_continue_wait`](Self::expect_continue_wait) | [`crate::conn::EXPECT_CONTINUE_WAIT`] |
 ///
 /// A request that fails on a reused connection before any response byte arrived is always
 /// retried once on a new connection when it is idempotent and its body can be replayed.
@@ -230,6 +239,10 @@ impl ClientBuilder {
     }
 
     /// Bind new TCP connections to this local address before connecting.
+    ///
+    /// **Not supported yet** (the connection layer cannot bind before connecting): rather than
+    /// silently ignore it, a client built with `Some(address)` fails every connect with
+    /// [`Kind::Connect`](crate::error::Kind::Connect) and an `Unsupported` I/O error as source.
     pub fn local_address(mut self, addr: Option<IpAddr>) -> Self {
         self.config.local_address = addr;
         self
@@ -250,6 +263,44 @@ impl ClientBuilder {
     /// Response parser limits (head size, header count, …).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.config.limits = limits;
+        self
+    }
+
+    /// Bytes a read may pull from the socket at first (body reads grow up to
+    /// [`max_read_buffer_size`](Self::max_read_buffer_size)).
+    pub fn read_buffer_size(mut self, size: usize) -> Self {
+        self.config.conn.read_buffer_size = size.max(1);
+        self
+    }
+
+    /// The most a single body read may pull from the socket.
+    pub fn max_read_buffer_size(mut self, size: usize) -> Self {
+        self.config.conn.max_read_buffer_size = size.max(1);
+        self
+    }
+
+    /// Piece size when uploading a file body (its memory bound).
+    pub fn file_chunk_size(mut self, size: usize) -> Self {
+        self.config.conn.file_chunk_size = size.max(1);
+        self
+    }
+
+    /// Most unread body bytes discarded to keep a connection whose body was dropped early;
+    /// beyond that it is closed (0: always close).
+    pub fn drain_max_bytes(mut self, bytes: u64) -> Self {
+        self.config.conn.drain_max_bytes = bytes;
+        self
+    }
+
+    /// Longest time spent discarding a dropped body before closing instead.
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.config.conn.drain_timeout = timeout;
+        self
+    }
+
+    /// How long a body held by `Expect: 100-continue` waits for the `100` before it is sent.
+    pub fn expect_continue_wait(mut self, wait: Duration) -> Self {
+        self.config.conn.expect_continue_wait = wait;
         self
     }
 

@@ -28,7 +28,7 @@ use crate::rt::time::timeout;
 /// Starts draining the rest of a dropped body (or closes at once when that cannot pay off).
 pub(super) fn start(conn: Gen<ReadingBody>) {
     let mut conn = match conn.on_body_dropped() {
-        BodyDropped::Draining(c) => c,
+        BodyDropped::Draining(c) => super::mark(c),
         BodyDropped::Closed(closed) => return closed_after_body(closed),
     };
     let mut budget = conn.inner.m.cfg.drain_max_bytes;
@@ -81,7 +81,7 @@ fn spend(budget: &mut u64, data: &[u8]) -> bool {
 
 /// The spawned part: reads and discards until the end, the budget or the timeout.
 async fn drain(mut conn: Gen<Draining>, mut budget: u64) {
-    let wait = conn.inner.m.cfg.drain_timeout;
+    let wait = super::wire::clamp(conn.inner.m.cfg.drain_timeout);
     conn.inner.m.deadline = Deadline::new(None); // the whole drain is bounded instead
     let reading = poll_fn(|cx| poll_drain(&mut conn.inner, &mut budget, cx));
     match timeout(wait, reading).await {

@@ -41,7 +41,7 @@ impl Connection<Idle> {
                 return Err(err.with_url(req.url()));
             }
         };
-        let mut conn = conn.on_send(enc.framing() != RequestFraming::None);
+        let mut conn = super::mark(conn.on_send(enc.framing() != RequestFraming::None));
         conn.inner.begin_exchange(&opts);
         writing::exchange(conn, enc, req).await
     }

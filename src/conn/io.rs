@@ -18,6 +18,7 @@ use bytes::BytesMut;
 use super::config::{ConnConfig, KEEP_ALIVE_MARGIN};
 use super::wire::Deadline;
 use super::{CloseReason, ExchangeGuard, Recycler, SendOptions};
+use crate::generated::connection::{Event, State};
 use crate::http::Origin;
 use crate::http::{BodyDecoder, RequestHead};
 use crate::rt::net::{AsyncStream, TcpStream, UnixStream};
@@ -180,6 +181,25 @@ pub(crate) struct Meta {
     pub(crate) read_size: usize,
     /// The buffer grew past `read_buffer_size`: free it at the end instead of pooling it.
     pub(crate) grown: bool,
+    /// The model state of the exchange in flight, kept for the trace of a cancellation.
+    pub(crate) at: State,
+}
+
+impl Drop for Meta {
+    /// A connection dropped mid-exchange (the request future or a drain task was dropped)
+    /// took no closing transition: report the model's `cancel` to the trace. (The recycler
+    /// hears `Cancelled` from the exchange guard.)
+    fn drop(&mut self) {
+        if self.req.is_some() && crate::trace::enabled() {
+            crate::trace::record(&crate::trace::Transition {
+                machine: crate::generated::connection::MACHINE,
+                from: self.at.name(),
+                event: Event::Cancel.name(),
+                args: &Event::Cancel.arg_values(),
+                to: State::Closed.name(),
+            });
+        }
+    }
 }
 
 impl fmt::Debug for ConnIo {
@@ -214,6 +234,7 @@ impl ConnIo {
             deadline: Deadline::new(None),
             read_size: 0,
             grown: false,
+            at: State::Idle,
         };
         ConnIo {
             transport,

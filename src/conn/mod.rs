@@ -4,12 +4,17 @@
 //! body decoders) to a stream on the loop ([`crate::rt::net`]). It owns no HTTP rule and no
 //! event-loop logic.
 //!
+//! The states are the model's ([`crate::generated::connection`], whose docs draw the full
+//! graph); the path of one exchange:
+//!
 //! ```text
-//!   connect ─▶ Idle ──send──▶ WritingHead ─┬────────────────────────▶ AwaitingHead ─┬─▶ ReadingBody ─┬─▶ Idle
-//!                ▲                          ├─▶ WritingBody ─────────▲  (1xx loop)   └─▶ Upgraded     ├─▶ Closed
-//!                │                          └─▶ AwaitingContinue ─(100 or timer)─┘                    └─▶ Draining ─▶ Idle | Closed
-//!                └──────────────── Body read to its end (clean) ──────────────────────────────────────────────┘
+//!  connect ─▶ Idle ─send─▶ WritingHead ─▶ [WritingBody] ─▶ AwaitingHead ─▶ ReadingBody ─▶ Idle | Closed
+//!                                          │ 100-continue:     │ 1xx loop      │ body dropped:
+//!                                          │ 1xx, early final  └─▶ Upgraded    └─▶ Draining ─▶ Idle | Closed
+//!                                          └─▶ ReadingBody (never reused)
+//!  any failure, cancellation or close ─▶ Closed
 //! ```
+//!
 //! Only [`Connection<Idle>`](Connection) can [`send`](Connection::send). The response
 //! [`Body`] owns the active connection: reading it to its end gives the connection back as
 //! idle — to the [`Recycler`] a pool installed, or via [`Body::take_connection`] — or closes it
@@ -92,6 +97,13 @@ use machine::state::{ConnState, Idle};
 
 /// The generated typestate over our I/O part: what the per-state code moves around.
 pub(crate) type Gen<S> = machine::Connection<S, ConnIo>;
+
+/// Notes `S` as the state of the exchange in flight (for the trace of a cancellation): called
+/// wherever a connection waits in a state.
+pub(crate) fn mark<S: ConnState>(mut conn: Gen<S>) -> Gen<S> {
+    conn.inner.m.at = S::STATE;
+    conn
+}
 
 /// A connection in state `S` (one of [`state`]'s markers). Only `Connection<state::Idle>`
 /// exists outside this module: it is what [`connect`] returns and what a [`Recycler`] gets

@@ -32,6 +32,15 @@ impl From<Elapsed> for IoFail {
     }
 }
 
+/// The longest timeout honoured: longer ones (up to `Duration::MAX`) mean "practically
+/// never" and are cut to this, so that `Instant + timeout` cannot overflow.
+pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `d`, at most [`MAX_TIMEOUT`].
+pub(crate) fn clamp(d: Duration) -> Duration {
+    d.min(MAX_TIMEOUT)
+}
+
 /// `f`, bounded by `limit` when there is one.
 pub(crate) async fn bounded<F: Future>(
     limit: Option<Duration>,
@@ -39,7 +48,7 @@ pub(crate) async fn bounded<F: Future>(
 ) -> Result<F::Output, Elapsed> {
     match limit {
         None => Ok(f.await),
-        Some(d) => timeout(d, f).await,
+        Some(d) => timeout(clamp(d), f).await,
     }
 }
 
@@ -139,7 +148,7 @@ impl Deadline {
         };
         let sleep = self
             .sleep
-            .get_or_insert_with(|| crate::rt::time::sleep(limit));
+            .get_or_insert_with(|| crate::rt::time::sleep(clamp(limit)));
         std::pin::Pin::new(sleep).poll(cx).is_ready()
     }
 }

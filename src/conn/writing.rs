@@ -30,7 +30,7 @@ use super::io::{ConnIo, Transport};
 use super::machine::{FinalHead, HeadWritten, WritingBodyInterim};
 use super::state::{AwaitingHead, Closed, WritingBody, WritingHead};
 use super::wire::{self, write_error};
-use super::{CloseReason, Gen};
+use super::{mark, CloseReason, Gen};
 use crate::error::{Error, Invalid, Kind, Malformed, Phase, Result};
 use crate::http::{self, EncodedChunk, Request, RequestEncoder, Response, ResponseParser};
 use crate::rt::time::timeout;
@@ -54,11 +54,11 @@ pub(super) async fn exchange(
     };
     conn.inner.m.buf.clear();
     let awaiting = match conn.on_head_written() {
-        HeadWritten::AwaitingHead(c) => c,
+        HeadWritten::AwaitingHead(c) => mark(c),
         HeadWritten::WritingBody(c) => match held {
-            None => c.on_body_written(), // it left with the head
-            Some(body) if expect => return continue_then_send(c, body, enc, parser).await,
-            Some(body) => send_body(c, body, &mut enc).await?,
+            None => mark(c.on_body_written()), // it left with the head
+            Some(body) if expect => return continue_then_send(mark(c), body, enc, parser).await,
+            Some(body) => send_body(mark(c), body, &mut enc).await?,
         },
     };
     awaiting::receive(awaiting, &mut parser).await
@@ -109,7 +109,7 @@ async fn send_body(
     enc: &mut RequestEncoder,
 ) -> Result<Gen<AwaitingHead>> {
     match write_body(&mut conn.inner, enc, body).await {
-        Ok(()) => Ok(conn.on_body_written()),
+        Ok(()) => Ok(mark(conn.on_body_written())),
         Err(err) => Err(conn.close_on(err)),
     }
 }
@@ -197,7 +197,7 @@ async fn continue_then_send(
     mut enc: RequestEncoder,
     mut parser: ResponseParser,
 ) -> Result<Response<Body>> {
-    let deadline = Instant::now() + conn.inner.m.cfg.expect_continue_wait;
+    let deadline = Instant::now() + wire::clamp(conn.inner.m.cfg.expect_continue_wait);
     loop {
         let wait = deadline.saturating_duration_since(Instant::now());
         match timeout(wait, read_head(&mut conn.inner, &mut parser)).await {
