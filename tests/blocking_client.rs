@@ -120,3 +120,57 @@ fn errors_come_back_to_the_caller_and_drop_joins_the_loop() {
         "loop stopped and joined: its client is gone"
     );
 }
+
+#[test]
+fn per_request_timeouts_and_stats_through_the_blocking_client() {
+    use util::scripted::{Script, ScriptedPeer};
+    let peer = ScriptedPeer::start(vec![Script::new().read_head().hang()]);
+    let client = Client::new();
+    let req = weir::http::Request::get(&peer.url("/")).build().unwrap();
+    let opts =
+        weir::client::RequestOptions::new().read_timeout(std::time::Duration::from_millis(50));
+    let Err(err) = client.send_with(req, opts) else {
+        panic!("the peer never answers");
+    };
+    assert_eq!(err.kind(), weir::error::Kind::ReadTimeout);
+    assert_eq!(client.pool_stats(), weir::client::PoolStats::default());
+}
+
+#[test]
+fn bodies_dropped_mid_way_from_many_threads_free_their_slots() {
+    let server = Nginx::start();
+    let client = Arc::new(
+        Client::with_builder(|| weir::client::Client::builder().max_connections_per_host(2))
+            .unwrap(),
+    );
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let (client, url) = (client.clone(), server.url(nginx::ONE_MIB_PATH));
+            std::thread::spawn(move || {
+                for _ in 0..5 {
+                    let mut body = client.get(&url).unwrap().into_body();
+                    let first = body.next_chunk().unwrap().unwrap();
+                    assert!(!first.is_empty());
+                    drop(body); // the loop side stops pumping; the connection drains or closes
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    // Slots come back (drained bodies are reused, closed ones are gone): a full read works.
+    let body = client
+        .get(&server.url(nginx::ONE_MIB_PATH))
+        .unwrap()
+        .into_body();
+    assert_eq!(body.bytes().unwrap().len(), nginx::ONE_MIB);
+    loop {
+        let stats = client.pool_stats().total;
+        if stats.active + stats.connecting == 0 {
+            assert_eq!(stats.waiters, 0);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
