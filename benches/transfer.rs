@@ -30,7 +30,8 @@
 //!
 //! Reported per run: MB/s (wall clock: on a loaded machine mostly the scheduler's share),
 //! the client process's CPU time per GiB (user + system, `getrusage`; the steadier figure),
-//! peak RSS.
+//! for uploads the sink thread's CPU time per GiB (what the client's way of writing costs
+//! the peer), peak RSS.
 //!
 //! Peak RSS is this process's `VmHWM` (`util::bench::peak_rss_kib`): servers always run in
 //! another process (nginx; the upload sink is this binary re-executed with `--serve-upload`),
@@ -475,6 +476,7 @@ fn serve_upload() {
     let server = util::hyper_server::HyperServer::start(
         |req: hyper::Request<hyper::body::Incoming>| async move {
             let chunked = req.headers().contains_key(hyper::header::TRANSFER_ENCODING);
+            let cpu = thread_cpu_secs(); // the server thread: what receiving this body cost
             let mut body = req.into_body();
             let mut checker = Checker::default();
             let mut failed = None;
@@ -494,8 +496,11 @@ fn serve_upload() {
             let framing = if chunked { "chunked" } else { "length" };
             let text = match failed {
                 None => format!(
-                    "{} {} {} {framing}",
-                    checker.count, checker.sum, checker.bad_marks
+                    "{} {} {} {framing} {:.6}",
+                    checker.count,
+                    checker.sum,
+                    checker.bad_marks,
+                    thread_cpu_secs() - cpu
                 ),
                 Some(e) => format!("error {e}"),
             };
@@ -508,15 +513,17 @@ fn serve_upload() {
     let _ = io::stdin().read_to_end(&mut Vec::new());
 }
 
-/// Checks the sink's answer for an upload of `size` bytes as `body`.
-fn verify_sink_answer(answer: &str, size: u64, body: UploadBody, who: &str) {
+/// Checks the sink's answer for an upload of `size` bytes as `body`; returns the CPU seconds
+/// the sink's thread spent receiving it.
+fn verify_sink_answer(answer: &str, size: u64, body: UploadBody, who: &str) -> f64 {
     let fields: Vec<&str> = answer.split_whitespace().collect();
-    assert_eq!(fields.len(), 4, "{who}: sink answered {answer:?}");
+    assert_eq!(fields.len(), 5, "{who}: sink answered {answer:?}");
     let number = |i: usize| -> u64 { fields[i].parse().expect("sink number") };
     assert_eq!(number(0), size, "{who}: bytes the sink counted");
     assert_eq!(number(1), expected_sum(size), "{who}: byte sum at the sink");
     assert_eq!(number(2), 0, "{who}: mark bytes differ at the sink");
     assert_eq!(fields[3], body.framing(), "{who}: request framing");
+    fields[4].parse().expect("sink cpu")
 }
 
 // ------------------------------------------------------------------------- single run
@@ -529,6 +536,9 @@ struct Outcome {
     cpu_secs: f64,
     /// `VmRSS` just before the transfer, KiB.
     base_rss_kib: u64,
+    /// Uploads: CPU seconds the sink's server thread spent receiving the body (what this
+    /// client's way of writing costs the peer).
+    sink_cpu_secs: f64,
 }
 
 /// One transfer in this process; prints the `result` line.
@@ -573,16 +583,22 @@ fn single(args: &Args, client: &str) {
         Mode::Upload => body.name(),
     };
     println!(
-        "result mode={:?} client={client} body={body_name} bytes={} secs={:.4} mb_s={:.1} cpu_ms_per_gib={:.0} base_rss_kib={} peak_rss_kib={}",
+        "result mode={:?} client={client} body={body_name} bytes={} secs={:.4} mb_s={:.1} cpu_ms_per_gib={:.0} sink_cpu_ms_per_gib={:.0} base_rss_kib={} peak_rss_kib={}",
         args.mode,
         args.size,
         outcome.secs,
         args.size as f64 / 1e6 / outcome.secs,
-        outcome.cpu_secs * 1e3 * (1u64 << 30) as f64 / args.size as f64,
+        per_gib_ms(outcome.cpu_secs, args.size),
+        per_gib_ms(outcome.sink_cpu_secs, args.size),
         outcome.base_rss_kib,
         util::bench::peak_rss_kib(),
     );
     drop(server);
+}
+
+/// `secs` for `size` bytes, as milliseconds per GiB.
+fn per_gib_ms(secs: f64, size: u64) -> f64 {
+    secs * 1e3 * (1u64 << 30) as f64 / size as f64
 }
 
 /// One transfer to do.
@@ -604,10 +620,19 @@ struct Job {
 
 /// CPU time (user + system) of every thread of this process so far, in seconds.
 fn cpu_secs() -> f64 {
+    rusage_secs(libc::RUSAGE_SELF)
+}
+
+/// CPU time (user + system) of the calling thread so far, in seconds.
+fn thread_cpu_secs() -> f64 {
+    rusage_secs(libc::RUSAGE_THREAD)
+}
+
+fn rusage_secs(who: libc::c_int) -> f64 {
     // SAFETY: an all-zero rusage is a valid value for getrusage to overwrite.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: RUSAGE_SELF with a valid pointer to a rusage; it only writes that struct.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    // SAFETY: a valid `who` with a valid pointer to a rusage; it only writes that struct.
+    let rc = unsafe { libc::getrusage(who, &mut usage) };
     assert_eq!(rc, 0, "getrusage: {}", io::Error::last_os_error());
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     secs(usage.ru_utime) + secs(usage.ru_stime)
@@ -643,14 +668,15 @@ mod weir_client {
                 false => client.send(req).await.expect("weir: send"),
                 true => send_on_conn(job, req).await,
             };
-            match job.mode {
+            let sink_cpu_secs = match job.mode {
                 Mode::Download => download(resp, job).await,
                 Mode::Upload => check_upload(resp, job).await,
-            }
+            };
             Outcome {
                 secs: start.elapsed().as_secs_f64(),
                 cpu_secs: cpu_secs() - cpu,
                 base_rss_kib,
+                sink_cpu_secs,
             }
         })
     }
@@ -686,7 +712,7 @@ mod weir_client {
         }
     }
 
-    async fn download(resp: Response<weir::conn::Body>, job: &Job) {
+    async fn download(resp: Response<weir::conn::Body>, job: &Job) -> f64 {
         assert_eq!(resp.status(), 200, "weir: status");
         let (_, mut body, _) = resp.into_parts();
         let mut checker = Checker::default();
@@ -694,13 +720,14 @@ mod weir_client {
             checker.feed(&chunk);
         }
         checker.verify(job.size, "weir download");
+        0.0
     }
 
-    async fn check_upload(resp: Response<weir::conn::Body>, job: &Job) {
+    async fn check_upload(resp: Response<weir::conn::Body>, job: &Job) -> f64 {
         assert_eq!(resp.status(), 200, "weir: status");
         let (_, body, _) = resp.into_parts();
         let answer = body.text().await.expect("weir: answer");
-        verify_sink_answer(&answer, job.size, job.body, "weir upload");
+        verify_sink_answer(&answer, job.size, job.body, "weir upload")
     }
 }
 
@@ -734,19 +761,23 @@ mod hyper_client {
                     }
                 }
             }
-            match job.mode {
-                Mode::Download => checker.verify(job.size, "hyper download"),
+            let sink_cpu_secs = match job.mode {
+                Mode::Download => {
+                    checker.verify(job.size, "hyper download");
+                    0.0
+                }
                 Mode::Upload => verify_sink_answer(
                     &String::from_utf8_lossy(&answer),
                     job.size,
                     job.body,
                     "hyper upload",
                 ),
-            }
+            };
             Outcome {
                 secs: start.elapsed().as_secs_f64(),
                 cpu_secs: cpu_secs() - cpu,
                 base_rss_kib,
+                sink_cpu_secs,
             }
         })
     }
@@ -887,6 +918,7 @@ mod hyper_client {
 struct Sample {
     mb_s: f64,
     cpu_ms_per_gib: f64,
+    sink_cpu_ms_per_gib: f64,
     base_rss_kib: u64,
     peak_rss_kib: u64,
 }
@@ -972,6 +1004,7 @@ fn run_child(
     Sample {
         mb_s: field("mb_s"),
         cpu_ms_per_gib: field("cpu_ms_per_gib"),
+        sink_cpu_ms_per_gib: field("sink_cpu_ms_per_gib"),
         base_rss_kib: field("base_rss_kib") as u64,
         peak_rss_kib: field("peak_rss_kib") as u64,
     }
@@ -994,10 +1027,10 @@ type Row = (Option<UploadBody>, Vec<Vec<Sample>>);
 
 fn print_table(args: &Args, rows: &[Row]) {
     println!(
-        "\n| mode | body | client | MB/s (median of {}) | vs hyper | client CPU ms/GiB (median) | vs hyper | peak RSS (max) | RSS before transfer |",
+        "\n| mode | body | client | MB/s (median of {}) | vs hyper | client CPU ms/GiB (median) | vs hyper | sink CPU ms/GiB (median) | peak RSS (max) | RSS before transfer |",
         args.rounds
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let hyper = args.clients.iter().position(|c| c == "hyper");
     let mut misses = Vec::new();
     for (body, samples) in rows {
@@ -1010,6 +1043,10 @@ fn print_table(args: &Args, rows: &[Row]) {
             .iter()
             .map(|s| median(&s.iter().map(|x| x.cpu_ms_per_gib).collect::<Vec<_>>()))
             .collect();
+        let sink_cpu: Vec<f64> = samples
+            .iter()
+            .map(|s| median(&s.iter().map(|x| x.sink_cpu_ms_per_gib).collect::<Vec<_>>()))
+            .collect();
         for (i, client) in args.clients.iter().enumerate() {
             let peak = samples[i].iter().map(|s| s.peak_rss_kib).max().unwrap_or(0);
             let base = samples[i].iter().map(|s| s.base_rss_kib).max().unwrap_or(0);
@@ -1021,10 +1058,11 @@ fn print_table(args: &Args, rows: &[Row]) {
                 _ => Default::default(),
             };
             println!(
-                "| {} | {body_name} | {client} | {:.1} | {ratio} | {:.0} | {cpu_ratio} | {:.1} MiB | {:.1} MiB |",
+                "| {} | {body_name} | {client} | {:.1} | {ratio} | {:.0} | {cpu_ratio} | {:.0} | {:.1} MiB | {:.1} MiB |",
                 mode_name(args.mode),
                 medians[i],
                 cpu[i],
+                sink_cpu[i],
                 peak as f64 / 1024.0,
                 base as f64 / 1024.0
             );

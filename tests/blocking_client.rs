@@ -120,3 +120,18 @@ fn errors_come_back_to_the_caller_and_drop_joins_the_loop() {
         "loop stopped and joined: its client is gone"
     );
 }
+
+#[test]
+fn per_request_timeouts_and_stats_through_the_blocking_client() {
+    use util::scripted::{Script, ScriptedPeer};
+    let peer = ScriptedPeer::start(vec![Script::new().read_head().hang()]);
+    let client = Client::new();
+    let req = weir::http::Request::get(&peer.url("/")).build().unwrap();
+    let opts =
+        weir::client::RequestOptions::new().read_timeout(std::time::Duration::from_millis(50));
+    let Err(err) = client.send_with(req, opts) else {
+        panic!("the peer never answers");
+    };
+    assert_eq!(err.kind(), weir::error::Kind::ReadTimeout);
+    assert_eq!(client.pool_stats(), weir::client::PoolStats::default());
+}

@@ -231,6 +231,8 @@ struct Grant {
 /// Reports a pool transition to [`crate::trace`] (one relaxed load when tracing is off).
 /// Request events carry `[request, host]`, host events `[host]`; a host is named by its port.
 fn trace_event(event: &'static str, args: &[i32]) {
+    #[cfg(test)]
+    tests::TEST_LOG.with(|log| log.borrow_mut().push((event, args.to_vec())));
     if crate::trace::enabled() {
         crate::trace::record(&crate::trace::Transition {
             machine: "pool",
@@ -892,6 +894,12 @@ mod tests {
     use std::pin::Pin;
     use std::task::Poll;
 
+    thread_local! {
+        /// This thread's pool transitions (the conformance test replays them).
+        pub(super) static TEST_LOG: RefCell<Vec<(&'static str, Vec<i32>)>> =
+            const { RefCell::new(Vec::new()) };
+    }
+
     /// A connection stand-in: an id, a liveness flag the test can flip, a request count.
     #[derive(Debug)]
     struct Fake {
@@ -1224,5 +1232,203 @@ mod tests {
             );
             assert!(pool.inner.reaper.borrow().is_none());
         });
+    }
+
+    mod conformance {
+        //! Random operation sequences on one origin drive the real pool (fake connections,
+        //! futures polled by hand in start order, as the FIFO executor would) and the generated
+        //! reference model with the transitions the pool reports; after every operation each
+        //! step must be legal, the model's invariants hold, and its counts equal the pool's.
+        use super::*;
+        use crate::generated::pool::{Event, Model, IDLE};
+        use proptest::prelude::*;
+        use std::sync::Arc;
+        use std::task::{Context, Wake, Waker};
+
+        struct Noop;
+        impl Wake for Noop {
+            fn wake(self: Arc<Self>) {}
+        }
+
+        type Pending<'a> = Pin<Box<dyn Future<Output = Result<Checkout<Fake>>> + 'a>>;
+
+        /// What one of the test's request slots holds.
+        enum Slot<'a> {
+            Empty,
+            Waiting(u64, Pending<'a>),
+            Connecting(Lease<Fake>),
+            Active(Fake, Lease<Fake>),
+        }
+
+        #[derive(Clone, Copy, Debug)]
+        enum Op {
+            Start(usize),
+            PollAll,
+            Cancel(usize),
+            ConnectOk(usize),
+            ConnectFail(usize),
+            Checkin(usize),
+            Discard(usize),
+            KillConn(usize),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            (0..8u8, 0..3usize).prop_map(|(k, i)| match k {
+                0 => Op::Start(i),
+                1 => Op::PollAll,
+                2 => Op::Cancel(i),
+                3 => Op::ConnectOk(i),
+                4 => Op::ConnectFail(i),
+                5 => Op::Checkin(i),
+                6 => Op::Discard(i),
+                _ => Op::KillConn(i),
+            })
+        }
+
+        /// Feeds the logged transitions to the model; real serial → model request 0, 2, 4.
+        fn replay(model: &mut Model, map: &mut HashMap<i32, i32>) {
+            let log = TEST_LOG.with(|l| std::mem::take(&mut *l.borrow_mut()));
+            for (event, args) in log {
+                let arg = if matches!(event, "expire" | "evict") {
+                    0
+                } else if let Some(r) = map.get(&args[0]) {
+                    *r
+                } else {
+                    let used: Vec<i32> = map.values().copied().collect();
+                    let r = [0, 2, 4]
+                        .into_iter()
+                        .find(|r| !used.contains(r))
+                        .expect("≤ 3 requests");
+                    map.insert(args[0], r);
+                    r
+                };
+                let e = Event::decode(event, &[arg]).expect("known event");
+                if let Err(illegal) = model.apply(e) {
+                    panic!(
+                        "{event}{args:?} as {e:?} illegal: {illegal:?}, vars {:?}",
+                        model.vars
+                    );
+                }
+                if let Err(broken) = model.check() {
+                    panic!("invariant {broken} broken after {e:?}: {:?}", model.vars);
+                }
+                map.retain(|_, r| model.vars.st[*r as usize] != IDLE);
+            }
+        }
+
+        fn run_ops(ops: Vec<Op>, per_host: usize, total: usize) {
+            crate::rt::block_on(async {
+                TEST_LOG.with(|l| l.borrow_mut().clear());
+                let (pool, _) = pool(config(total, per_host));
+                let o = origin(1);
+                let waker = Waker::from(Arc::new(Noop));
+                let mut model = Model::new(per_host as i32, total as i32);
+                let mut map = HashMap::new();
+                let mut slots: Vec<Slot<'_>> = (0..3).map(|_| Slot::Empty).collect();
+                let mut conns: Vec<Rc<Cell<bool>>> = Vec::new();
+                let mut started = 0u64;
+                for op in ops {
+                    match op {
+                        Op::Start(i) if matches!(slots[i], Slot::Empty) => {
+                            slots[i] =
+                                Slot::Waiting(started, Box::pin(pool.checkout(&o, None, false)));
+                            started += 1;
+                            poll_in_order(&mut slots, &waker);
+                        }
+                        Op::PollAll => poll_in_order(&mut slots, &waker),
+                        Op::Cancel(i) => slots[i] = Slot::Empty,
+                        Op::ConnectOk(i) => {
+                            if let Slot::Connecting(mut lease) =
+                                std::mem::replace(&mut slots[i], Slot::Empty)
+                            {
+                                lease.connected();
+                                let conn = fake(conns.len() as u32);
+                                conns.push(conn.alive.clone());
+                                slots[i] = Slot::Active(conn, lease);
+                            } else {
+                                continue;
+                            }
+                        }
+                        Op::ConnectFail(i) => match std::mem::replace(&mut slots[i], Slot::Empty) {
+                            Slot::Connecting(lease) => lease.connect_failed(),
+                            other => slots[i] = other,
+                        },
+                        Op::Checkin(i) => match std::mem::replace(&mut slots[i], Slot::Empty) {
+                            Slot::Active(conn, lease) => lease.checkin(conn),
+                            other => slots[i] = other,
+                        },
+                        Op::Discard(i) => match std::mem::replace(&mut slots[i], Slot::Empty) {
+                            Slot::Active(conn, lease) => {
+                                drop(conn);
+                                lease.closed(CloseReason::Error);
+                            }
+                            other => slots[i] = other,
+                        },
+                        Op::KillConn(i) => {
+                            if let Some(alive) = conns.get(i) {
+                                alive.set(false);
+                            }
+                        }
+                        Op::Start(_) => {}
+                    }
+                    replay(&mut model, &mut map);
+                    let real = pool.stats().host(&o);
+                    let v = model.vars;
+                    let modelled = (
+                        v.connecting[0] as usize,
+                        v.active[0] as usize,
+                        v.idle[0] as usize,
+                        v.qlen as usize,
+                    );
+                    assert_eq!(
+                        modelled,
+                        (real.connecting, real.active, real.idle, real.waiters),
+                        "after {op:?}"
+                    );
+                }
+                drop(slots);
+                replay(&mut model, &mut map);
+                assert_eq!(pool.stats().total.connecting + pool.stats().total.active, 0);
+            });
+        }
+
+        /// Polls every waiting checkout once, oldest first (a FIFO executor's order).
+        fn poll_in_order(slots: &mut [Slot<'_>], waker: &Waker) {
+            let mut order: Vec<(u64, usize)> = slots
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| match s {
+                    Slot::Waiting(n, _) => Some((*n, i)),
+                    _ => None,
+                })
+                .collect();
+            order.sort();
+            for (_, i) in order {
+                let Slot::Waiting(_, fut) = &mut slots[i] else {
+                    continue;
+                };
+                let Poll::Ready(out) = fut.as_mut().poll(&mut Context::from_waker(waker)) else {
+                    continue;
+                };
+                slots[i] = match out.expect("no timeout configured") {
+                    Checkout::Reused(conn, lease) => Slot::Active(conn, lease),
+                    Checkout::Connect(lease) => Slot::Connecting(lease),
+                };
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn pool_conforms_to_the_reference_model(ops in proptest::collection::vec(op(), 1..60)) {
+                run_ops(ops, 2, 3);
+            }
+
+            #[test]
+            fn pool_conforms_with_one_slot_per_host(ops in proptest::collection::vec(op(), 1..60)) {
+                run_ops(ops, 1, 1);
+            }
+        }
     }
 }

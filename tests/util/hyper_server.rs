@@ -113,37 +113,27 @@ fn serve<F, Fut, B>(
     let handler = Rc::new(handler);
     local.block_on(&runtime, async move {
         let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+        let accept_loop = async {
+            while let Ok((stream, _)) = listener.accept().await {
+                connections.fetch_add(1, Ordering::SeqCst);
+                let handler = handler.clone();
+                let service = service_fn(move |request| {
+                    let response = handler(request);
+                    async move { Ok::<_, Infallible>(response.await) }
+                });
+                tokio::task::spawn_local(async move {
+                    let connection = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service);
+                    // A client that breaks the connection is what many tests do: not an error.
+                    let _ = connection.await;
+                });
+            }
+        };
         tokio::select! {
             _ = stopped => {}
-            _ = accept_loop(listener, handler, connections) => {}
+            _ = accept_loop => {}
         }
     });
-}
-
-async fn accept_loop<F, Fut, B>(
-    listener: tokio::net::TcpListener,
-    handler: Rc<F>,
-    connections: Arc<AtomicUsize>,
-) where
-    F: Fn(Request<Incoming>) -> Fut + 'static,
-    Fut: Future<Output = Response<B>> + 'static,
-    B: Body<Data = Bytes> + 'static,
-    B::Error: Into<BoxError>,
-{
-    while let Ok((stream, _)) = listener.accept().await {
-        connections.fetch_add(1, Ordering::SeqCst);
-        let handler = handler.clone();
-        let service = service_fn(move |request| {
-            let response = handler(request);
-            async move { Ok::<_, Infallible>(response.await) }
-        });
-        tokio::task::spawn_local(async move {
-            let connection = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service);
-            // A client that breaks the connection is what many tests do: not an error here.
-            let _ = connection.await;
-        });
-    }
 }
 
 impl Drop for HyperServer {
