@@ -165,9 +165,13 @@ pub enum CloseReason {
     Upgraded,
 }
 
-/// Receives every connection at the end of an exchange (a pool installs one per origin with
+/// Receives every connection at the end of an exchange (a pool installs one with
 /// [`Connection::set_recycler`]). Called exactly once per exchange, possibly from a `Drop`:
 /// it must not panic and must not block.
+///
+/// A connection holds an `Rc` to its recycler: a recycler that keeps idle connections must not
+/// be kept alive by them (hold the pool through a `Weak`, or remove the recycler from the
+/// connections it stores), or the cycle leaks them, sockets included.
 pub trait Recycler {
     /// Takes back the connection, or learns that it closed.
     fn recycle(&self, outcome: Recycled);

@@ -2,7 +2,7 @@
 //! shortcuts, and a runner.
 
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use bytes::Bytes;
 use weir::conn::state::Idle;
@@ -10,8 +10,13 @@ use weir::conn::{CloseReason, ConnConfig, Connection, Recycled, Recycler};
 use weir::http::{Request, Url};
 
 /// A recycler that keeps what it is given, for assertions.
+///
+/// Idle connections it keeps have their recycler removed (a connection holding an `Rc` to the
+/// collector that holds it would be a leaking cycle) and put back by [`Collect::take_idle`].
 #[derive(Debug, Default)]
 pub struct Collect {
+    /// Itself, to reinstall on connections taken back out.
+    me: Weak<Collect>,
     /// Idle connections given back, in order.
     pub idle: RefCell<Vec<Connection<Idle>>>,
     /// Close reasons reported, in order.
@@ -21,7 +26,10 @@ pub struct Collect {
 impl Recycler for Collect {
     fn recycle(&self, outcome: Recycled) {
         match outcome {
-            Recycled::Idle(c) => self.idle.borrow_mut().push(c),
+            Recycled::Idle(mut c) => {
+                c.set_recycler(None);
+                self.idle.borrow_mut().push(c)
+            }
             Recycled::Closed(reason) => self.closed.borrow_mut().push(reason),
         }
     }
@@ -30,12 +38,18 @@ impl Recycler for Collect {
 impl Collect {
     /// A new shared collector.
     pub fn new() -> Rc<Collect> {
-        Rc::new(Collect::default())
+        Rc::new_cyclic(|me| Collect {
+            me: me.clone(),
+            ..Collect::default()
+        })
     }
 
-    /// The last idle connection given back.
+    /// The last idle connection given back, with this collector as its recycler again.
     pub fn take_idle(&self) -> Option<Connection<Idle>> {
-        self.idle.borrow_mut().pop()
+        let mut conn = self.idle.borrow_mut().pop()?;
+        let me = self.me.upgrade().map(|r| r as Rc<dyn Recycler>);
+        conn.set_recycler(me);
+        Some(conn)
     }
 
     /// How many outcomes (idle + closed) were reported.
