@@ -6,7 +6,9 @@
 //! A *slot* is the right to have one connection connecting or carrying a request. Slots are
 //! permits of two FIFO [`Semaphore`]s: one per origin (`max_connections_per_host`) and one for
 //! the whole pool (`max_connections`); a checkout takes the host's permit first, then the
-//! total one, so waiters queue in arrival order on both. A [`Lease`] owns the two permits and
+//! total one, so waiters queue in arrival order on both: FIFO per host, and a request for a
+//! host with free permits is not held behind a waiter of a busy host (model/pool.toml,
+//! `host_granted` is the step between the two queues). A [`Lease`] owns the two permits and
 //! the connection's place in the counts; its `Drop` gives all of it back, so a checkout
 //! cancelled at any await point, a failed connect and a dropped body all release their slot.
 //!
@@ -344,8 +346,10 @@ impl<C: Poolable> Inner<C> {
             Ok(p) => p,
             Err(_) => {
                 let w = waiting.insert(Waiting::new(self, host, serial));
-                w.wait(host.permits.clone().acquire_owned(), deadline)
-                    .await?
+                let permit = w.wait(host.permits.clone().acquire_owned(), deadline).await?;
+                // The model's `host_granted`: now queued (if at all) on the total permits.
+                trace_event("host_granted", &[serial as i32, host.trace_id()]);
+                permit
             }
         };
         let total_permit = match self.total_permits.clone().try_acquire_owned() {

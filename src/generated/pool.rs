@@ -4,10 +4,14 @@
 //!
 //! The pool's slot accounting. Per host it counts connections `connecting`, `active` (lent to a
 //! request) and `idle`; their sum is capped per host and in total. A checkout takes an idle
-//! connection of its host, or opens a new one when under both limits, or queues FIFO behind
-//! earlier waiters (a newcomer never overtakes a waiter). The oldest waiter is served as soon as
-//! capacity appears, closing an idle connection of another host when only the total limit is in
-//! the way. Idle connections expire or are evicted when stale (the peer hung up). Cancellation
+//! connection of its host, or opens a new one when under both limits, or queues. As in the
+//! real pool (two FIFO semaphores, the host's first, then the total's) a waiter first queues per
+//! host (`pos`, arrival order, read per host), then, holding its host's permit, in the pool-wide
+//! queue (`tpos`): a newcomer waits iff a waiter of its own host is still in the host queue, its
+//! host's permits are taken, or the total queue is non-empty or the total limit binds; a request
+//! for a host with free capacity is never held behind a waiter of another busy host. The head of
+//! the total queue is served as soon as capacity appears, closing an idle connection of another
+//! host when only the total limit is in the way. Idle connections expire or are evicted when stale (the peer hung up). Cancellation
 //! (the request future dropped) is possible at every point and always gives back what it held; a
 //! pool timeout ends a wait. Requests are numbered; request `r` wants host `r % HOSTS`.
 //! Per-request states: `IDLE` (0), `WAITING` (1), `CONNECTING` (2), `ACTIVE` (3).
@@ -81,10 +85,14 @@ pub struct Vars {
     pub max_total: i32,
     /// Each request's state: IDLE, WAITING, CONNECTING or ACTIVE.
     pub st: [i32; REQS as usize],
-    /// Each request's position in the waiter queue, 1 = oldest; 0 when not waiting.
+    /// Each waiter's arrival position among all waiters, 1 = oldest; 0 when not waiting. Per host it is the host queue's order.
     pub pos: [i32; REQS as usize],
     /// Waiting requests.
     pub qlen: i32,
+    /// Each waiter's position in the total queue, 1 = head; 0 while it still waits for its host's permit (or is not waiting).
+    pub tpos: [i32; REQS as usize],
+    /// Waiters holding their host's permit, queued for the total one.
+    pub tqlen: i32,
     /// Per host: connections being opened (each owned by one request).
     pub connecting: [i32; HOSTS as usize],
     /// Per host: connections lent to a request.
@@ -102,6 +110,8 @@ impl Vars {
             st: [IDLE; REQS as usize],
             pos: [0; REQS as usize],
             qlen: 0,
+            tpos: [0; REQS as usize],
+            tqlen: 0,
             connecting: [0; HOSTS as usize],
             active: [0; HOSTS as usize],
             idle: [0; HOSTS as usize],
@@ -127,7 +137,12 @@ pub enum Event {
         /// The request. In `0..REQS`.
         r: i32,
     },
-    /// The oldest waiter `r` is served: an idle connection of its host, or a new one.
+    /// Waiter `r`, oldest of its host's queue, gets its host's permit and queues for the total one.
+    HostGranted {
+        /// The request. In `0..REQS`.
+        r: i32,
+    },
+    /// The head `r` of the total queue is served: an idle connection of its host, or a new one.
     Serve {
         /// The request. In `0..REQS`.
         r: i32,
@@ -174,6 +189,7 @@ impl Event {
             Event::Checkout { .. } => "checkout",
             Event::Connected { .. } => "connected",
             Event::ConnectFailed { .. } => "connect_failed",
+            Event::HostGranted { .. } => "host_granted",
             Event::Serve { .. } => "serve",
             Event::Checkin { .. } => "checkin",
             Event::Discard { .. } => "discard",
@@ -196,6 +212,9 @@ impl Event {
                 out[0] = r as i32;
             }
             Event::ConnectFailed { r } => {
+                out[0] = r as i32;
+            }
+            Event::HostGranted { r } => {
                 out[0] = r as i32;
             }
             Event::Serve { r } => {
@@ -231,6 +250,7 @@ impl Event {
             "checkout" => Event::Checkout { r: arg(0) },
             "connected" => Event::Connected { r: arg(0) },
             "connect_failed" => Event::ConnectFailed { r: arg(0) },
+            "host_granted" => Event::HostGranted { r: arg(0) },
             "serve" => Event::Serve { r: arg(0) },
             "checkin" => Event::Checkin { r: arg(0) },
             "discard" => Event::Discard { r: arg(0) },
@@ -254,6 +274,9 @@ impl Event {
         }
         for r in 0..REQS {
             out.push(Event::ConnectFailed { r });
+        }
+        for r in 0..REQS {
+            out.push(Event::HostGranted { r });
         }
         for r in 0..REQS {
             out.push(Event::Serve { r });
@@ -323,7 +346,22 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
             }
             match state {
                 State::Open
-                    if (((v.st[(r) as usize] == IDLE) && (v.qlen == 0))
+                    if (((((v.st[(r) as usize] == IDLE)
+                        && !(0..REQS).any(|j: i32| {
+                            (((v.st[(j) as usize] == WAITING) && (v.tpos[(j) as usize] == 0))
+                                && ((j % HOSTS) == (r % HOSTS)))
+                        }))
+                        && (((v.connecting[(r % HOSTS) as usize]
+                            + v.active[(r % HOSTS) as usize])
+                            + ((0..REQS)
+                                .filter(|&j: &i32| {
+                                    (((v.st[(j) as usize] == WAITING)
+                                        && (v.tpos[(j) as usize] > 0))
+                                        && ((j % HOSTS) == (r % HOSTS)))
+                                })
+                                .count() as i32))
+                            < v.max_per_host))
+                        && (v.tqlen == 0))
                         && (v.idle[(r % HOSTS) as usize] > 0)) =>
                 {
                     {
@@ -341,12 +379,23 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                     State::Open
                 }
                 State::Open
-                    if (((((v.st[(r) as usize] == IDLE) && (v.qlen == 0))
-                        && (v.idle[(r % HOSTS) as usize] == 0))
+                    if ((((((v.st[(r) as usize] == IDLE)
+                        && !(0..REQS).any(|j: i32| {
+                            (((v.st[(j) as usize] == WAITING) && (v.tpos[(j) as usize] == 0))
+                                && ((j % HOSTS) == (r % HOSTS)))
+                        }))
                         && (((v.connecting[(r % HOSTS) as usize]
                             + v.active[(r % HOSTS) as usize])
-                            + v.idle[(r % HOSTS) as usize])
+                            + ((0..REQS)
+                                .filter(|&j: &i32| {
+                                    (((v.st[(j) as usize] == WAITING)
+                                        && (v.tpos[(j) as usize] > 0))
+                                        && ((j % HOSTS) == (r % HOSTS)))
+                                })
+                                .count() as i32))
                             < v.max_per_host))
+                        && (v.tqlen == 0))
+                        && (v.idle[(r % HOSTS) as usize] == 0))
                         && ((0..HOSTS)
                             .map(|i: i32| {
                                 ((v.connecting[(i) as usize] + v.active[(i) as usize])
@@ -367,24 +416,66 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                 }
                 State::Open
                     if ((v.st[(r) as usize] == IDLE)
-                        && ((v.qlen > 0)
-                            || ((v.idle[(r % HOSTS) as usize] == 0)
-                                && ((((v.connecting[(r % HOSTS) as usize]
-                                    + v.active[(r % HOSTS) as usize])
-                                    + v.idle[(r % HOSTS) as usize])
-                                    >= v.max_per_host)
-                                    || ((0..HOSTS)
-                                        .map(|i: i32| {
-                                            ((v.connecting[(i) as usize] + v.active[(i) as usize])
-                                                + v.idle[(i) as usize])
-                                        })
-                                        .sum::<i32>()
-                                        >= v.max_total))))) =>
+                        && ((0..REQS).any(|j: i32| {
+                            (((v.st[(j) as usize] == WAITING) && (v.tpos[(j) as usize] == 0))
+                                && ((j % HOSTS) == (r % HOSTS)))
+                        }) || (((v.connecting[(r % HOSTS) as usize]
+                            + v.active[(r % HOSTS) as usize])
+                            + ((0..REQS)
+                                .filter(|&j: &i32| {
+                                    (((v.st[(j) as usize] == WAITING)
+                                        && (v.tpos[(j) as usize] > 0))
+                                        && ((j % HOSTS) == (r % HOSTS)))
+                                })
+                                .count() as i32))
+                            >= v.max_per_host))) =>
                 {
                     v.qlen = (v.qlen + 1);
                     {
                         let value = v.qlen;
                         v.pos[(r) as usize] = value;
+                    }
+                    {
+                        let value = WAITING;
+                        v.st[(r) as usize] = value;
+                    }
+                    State::Open
+                }
+                State::Open
+                    if ((((v.st[(r) as usize] == IDLE)
+                        && !(0..REQS).any(|j: i32| {
+                            (((v.st[(j) as usize] == WAITING) && (v.tpos[(j) as usize] == 0))
+                                && ((j % HOSTS) == (r % HOSTS)))
+                        }))
+                        && (((v.connecting[(r % HOSTS) as usize]
+                            + v.active[(r % HOSTS) as usize])
+                            + ((0..REQS)
+                                .filter(|&j: &i32| {
+                                    (((v.st[(j) as usize] == WAITING)
+                                        && (v.tpos[(j) as usize] > 0))
+                                        && ((j % HOSTS) == (r % HOSTS)))
+                                })
+                                .count() as i32))
+                            < v.max_per_host))
+                        && ((v.tqlen > 0)
+                            || ((v.idle[(r % HOSTS) as usize] == 0)
+                                && ((0..HOSTS)
+                                    .map(|i: i32| {
+                                        ((v.connecting[(i) as usize] + v.active[(i) as usize])
+                                            + v.idle[(i) as usize])
+                                    })
+                                    .sum::<i32>()
+                                    >= v.max_total)))) =>
+                {
+                    v.qlen = (v.qlen + 1);
+                    {
+                        let value = v.qlen;
+                        v.pos[(r) as usize] = value;
+                    }
+                    v.tqlen = (v.tqlen + 1);
+                    {
+                        let value = v.tqlen;
+                        v.tpos[(r) as usize] = value;
                     }
                     {
                         let value = WAITING;
@@ -437,24 +528,70 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                 _ => return Err(Illegal { state, event }),
             }
         }
+        Event::HostGranted { r } => {
+            if !(0 <= r && r < REQS) {
+                return Err(Illegal { state, event });
+            }
+            match state {
+                State::Open
+                    if ((((v.st[(r) as usize] == WAITING) && (v.tpos[(r) as usize] == 0))
+                        && !(0..REQS).any(|j: i32| {
+                            ((((v.st[(j) as usize] == WAITING) && (v.tpos[(j) as usize] == 0))
+                                && ((j % HOSTS) == (r % HOSTS)))
+                                && (v.pos[(j) as usize] < v.pos[(r) as usize]))
+                        }))
+                        && (((v.connecting[(r % HOSTS) as usize]
+                            + v.active[(r % HOSTS) as usize])
+                            + ((0..REQS)
+                                .filter(|&j: &i32| {
+                                    (((v.st[(j) as usize] == WAITING)
+                                        && (v.tpos[(j) as usize] > 0))
+                                        && ((j % HOSTS) == (r % HOSTS)))
+                                })
+                                .count() as i32))
+                            < v.max_per_host)) =>
+                {
+                    v.tqlen = (v.tqlen + 1);
+                    {
+                        let value = v.tqlen;
+                        v.tpos[(r) as usize] = value;
+                    }
+                    State::Open
+                }
+                _ => return Err(Illegal { state, event }),
+            }
+        }
         Event::Serve { r } => {
             if !(0 <= r && r < REQS) {
                 return Err(Illegal { state, event });
             }
             match state {
                 State::Open
-                    if (((v.st[(r) as usize] == WAITING) && (v.pos[(r) as usize] == 1))
+                    if (((v.st[(r) as usize] == WAITING) && (v.tpos[(r) as usize] == 1))
                         && (v.idle[(r % HOSTS) as usize] > 0)) =>
                 {
                     for i in 0..REQS {
-                        if (v.pos[(i) as usize] > 0) {
+                        if (v.pos[(i) as usize] > v.pos[(r) as usize]) {
                             {
                                 let value = (v.pos[(i) as usize] - 1);
                                 v.pos[(i) as usize] = value;
                             }
                         }
                     }
+                    {
+                        let value = 0;
+                        v.pos[(r) as usize] = value;
+                    }
                     v.qlen = (v.qlen - 1);
+                    for i in 0..REQS {
+                        if (v.tpos[(i) as usize] > 0) {
+                            {
+                                let value = (v.tpos[(i) as usize] - 1);
+                                v.tpos[(i) as usize] = value;
+                            }
+                        }
+                    }
+                    v.tqlen = (v.tqlen - 1);
                     {
                         let value = (v.idle[(r % HOSTS) as usize] - 1);
                         v.idle[(r % HOSTS) as usize] = value;
@@ -470,7 +607,7 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                     State::Open
                 }
                 State::Open
-                    if (((((v.st[(r) as usize] == WAITING) && (v.pos[(r) as usize] == 1))
+                    if (((((v.st[(r) as usize] == WAITING) && (v.tpos[(r) as usize] == 1))
                         && (v.idle[(r % HOSTS) as usize] == 0))
                         && (((v.connecting[(r % HOSTS) as usize]
                             + v.active[(r % HOSTS) as usize])
@@ -485,14 +622,27 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                             < v.max_total)) =>
                 {
                     for i in 0..REQS {
-                        if (v.pos[(i) as usize] > 0) {
+                        if (v.pos[(i) as usize] > v.pos[(r) as usize]) {
                             {
                                 let value = (v.pos[(i) as usize] - 1);
                                 v.pos[(i) as usize] = value;
                             }
                         }
                     }
+                    {
+                        let value = 0;
+                        v.pos[(r) as usize] = value;
+                    }
                     v.qlen = (v.qlen - 1);
+                    for i in 0..REQS {
+                        if (v.tpos[(i) as usize] > 0) {
+                            {
+                                let value = (v.tpos[(i) as usize] - 1);
+                                v.tpos[(i) as usize] = value;
+                            }
+                        }
+                    }
+                    v.tqlen = (v.tqlen - 1);
                     {
                         let value = (v.connecting[(r % HOSTS) as usize] + 1);
                         v.connecting[(r % HOSTS) as usize] = value;
@@ -504,7 +654,7 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                     State::Open
                 }
                 State::Open
-                    if ((((((v.st[(r) as usize] == WAITING) && (v.pos[(r) as usize] == 1))
+                    if ((((((v.st[(r) as usize] == WAITING) && (v.tpos[(r) as usize] == 1))
                         && (v.idle[(r % HOSTS) as usize] == 0))
                         && (((v.connecting[(r % HOSTS) as usize]
                             + v.active[(r % HOSTS) as usize])
@@ -520,14 +670,27 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                         && (v.idle[(1 - (r % HOSTS)) as usize] > 0)) =>
                 {
                     for i in 0..REQS {
-                        if (v.pos[(i) as usize] > 0) {
+                        if (v.pos[(i) as usize] > v.pos[(r) as usize]) {
                             {
                                 let value = (v.pos[(i) as usize] - 1);
                                 v.pos[(i) as usize] = value;
                             }
                         }
                     }
+                    {
+                        let value = 0;
+                        v.pos[(r) as usize] = value;
+                    }
                     v.qlen = (v.qlen - 1);
+                    for i in 0..REQS {
+                        if (v.tpos[(i) as usize] > 0) {
+                            {
+                                let value = (v.tpos[(i) as usize] - 1);
+                                v.tpos[(i) as usize] = value;
+                            }
+                        }
+                    }
+                    v.tqlen = (v.tqlen - 1);
                     {
                         let value = (v.idle[(1 - (r % HOSTS)) as usize] - 1);
                         v.idle[(1 - (r % HOSTS)) as usize] = value;
@@ -610,6 +773,23 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                         let value = IDLE;
                         v.st[(r) as usize] = value;
                     }
+                    if (v.tpos[(r) as usize] > 0) {
+                        v.tqlen = (v.tqlen - 1);
+                    }
+                    for i in 0..REQS {
+                        if ((v.tpos[(i) as usize] > v.tpos[(r) as usize])
+                            && (v.tpos[(r) as usize] > 0))
+                        {
+                            {
+                                let value = (v.tpos[(i) as usize] - 1);
+                                v.tpos[(i) as usize] = value;
+                            }
+                        }
+                    }
+                    {
+                        let value = 0;
+                        v.tpos[(r) as usize] = value;
+                    }
                     State::Open
                 }
                 State::Open if (v.st[(r) as usize] == CONNECTING) => {
@@ -659,6 +839,23 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                     {
                         let value = IDLE;
                         v.st[(r) as usize] = value;
+                    }
+                    if (v.tpos[(r) as usize] > 0) {
+                        v.tqlen = (v.tqlen - 1);
+                    }
+                    for i in 0..REQS {
+                        if ((v.tpos[(i) as usize] > v.tpos[(r) as usize])
+                            && (v.tpos[(r) as usize] > 0))
+                        {
+                            {
+                                let value = (v.tpos[(i) as usize] - 1);
+                                v.tpos[(i) as usize] = value;
+                            }
+                        }
+                    }
+                    {
+                        let value = 0;
+                        v.tpos[(r) as usize] = value;
                     }
                     State::Open
                 }
@@ -794,13 +991,28 @@ impl Model {
         }) {
             return Err("no_leaked_slot");
         }
-        if !((v.qlen
+        if !(((((v.qlen
             == ((0..REQS)
                 .filter(|&r: &i32| (v.st[(r) as usize] == WAITING))
                 .count() as i32))
             && (0..REQS).all(|r: i32| {
                 (((v.st[(r) as usize] == WAITING) == (v.pos[(r) as usize] > 0))
                     && (v.pos[(r) as usize] <= v.qlen))
+            }))
+            && (v.tqlen
+                == ((0..REQS)
+                    .filter(|&r: &i32| (v.tpos[(r) as usize] > 0))
+                    .count() as i32)))
+            && (0..REQS).all(|r: i32| {
+                (((v.tpos[(r) as usize] == 0) || (v.st[(r) as usize] == WAITING))
+                    && (v.tpos[(r) as usize] <= v.tqlen))
+            }))
+            && (0..HOSTS).all(|h: i32| {
+                (((v.connecting[(h) as usize] + v.active[(h) as usize])
+                    + ((0..REQS)
+                        .filter(|&r: &i32| ((v.tpos[(r) as usize] > 0) && ((r % HOSTS) == h)))
+                        .count() as i32))
+                    <= v.max_per_host)
             }))
         {
             return Err("queue_consistent");
@@ -887,7 +1099,7 @@ mod tests {
                 todo.extend(m.enabled().into_iter().filter_map(|e| m.step(e).ok()));
             }
         }
-        assert_eq!(seen.len(), 7882);
+        assert_eq!(seen.len(), 29746);
         assert!(seen.iter().all(|m| m.check().is_ok()));
     }
 }
