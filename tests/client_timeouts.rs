@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use util::rt::run;
 use util::scripted::{Script, ScriptedPeer};
-use weir::client::{Client, ClientEvent, PoolCounts, RequestOptions};
+use weir::client::{Client, ClientEvent, CloseReason, PoolCounts, RequestOptions};
 use weir::error::{Kind, Phase};
 use weir::http::Request;
 
@@ -125,4 +125,59 @@ fn an_unsupported_local_address_fails_loudly_instead_of_being_ignored() {
         assert_eq!(client.pool_stats(), Default::default());
     });
     assert_eq!(peer.connections(), 0);
+}
+
+#[test]
+fn whole_request_timeout_also_bounds_reading_the_body() {
+    // The head and 10 of 100 body bytes arrive, then the peer goes silent.
+    let head = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789";
+    let peer = ScriptedPeer::start(vec![Script::new().respond(head).hang()]);
+    let url = peer.url("/stall");
+    let closed = Rc::new(RefCell::new(Vec::new()));
+    let sink = closed.clone();
+    let client = Client::builder()
+        .timeout(Some(Duration::from_millis(200)))
+        .on_event(move |e| {
+            if let ClientEvent::Closed { reason, .. } = e {
+                sink.borrow_mut().push(*reason);
+            }
+        })
+        .build();
+    run(async {
+        let resp = client.get(&url).await.expect("the head arrives in time");
+        let Err(err) = resp.into_body().bytes().await else {
+            panic!("the body never completes");
+        };
+        assert!(err.is_timeout(), "{err}");
+        assert_eq!(err.kind(), Kind::Timeout, "{err}");
+        assert_eq!(err.phase(), Phase::ReadBody);
+        assert_eq!(err.url(), Some(url.as_str()));
+        let stats = client.pool_stats().total;
+        assert_eq!(stats.active, 0, "the slot was released");
+        assert_eq!(stats, PoolCounts::default(), "the connection was closed");
+    });
+    assert_eq!(*closed.borrow(), [CloseReason::Error]);
+    assert_eq!(peer.connections(), 1);
+}
+
+#[test]
+fn a_body_done_before_the_whole_request_deadline_is_unaffected_and_reused() {
+    let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+    let script = Script::new().respond(ok).respond(ok);
+    let peer = ScriptedPeer::start(vec![script.hang()]);
+    let url = peer.url("/");
+    let client = Client::builder()
+        .timeout(Some(Duration::from_secs(30)))
+        .build();
+    run(async {
+        let first = client.get(&url).await.unwrap().into_body();
+        assert_eq!(&first.bytes().await.unwrap()[..], b"hello");
+        let req = Request::get(&url).build().unwrap();
+        let opts = RequestOptions::new().timeout(Duration::from_secs(30));
+        let second = client.send_with(req, opts).await.unwrap().into_body();
+        assert_eq!(&second.bytes().await.unwrap()[..], b"hello");
+        let stats = client.pool_stats().total;
+        assert_eq!((stats.active, stats.idle), (0, 1), "kept for reuse");
+    });
+    assert_eq!(peer.connections(), 1, "both requests on one connection");
 }

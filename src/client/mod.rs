@@ -72,6 +72,7 @@ pub(crate) mod retry;
 use std::cell::Cell;
 use std::fmt;
 use std::rc::Rc;
+use std::time::Instant;
 
 pub use config::{
     ClientBuilder, RequestOptions, CONNECT_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS,
@@ -154,10 +155,12 @@ impl Client {
 
     /// [`send`](Self::send) with per-request timeouts overriding the client's.
     pub async fn send_with(&self, req: Request, opts: RequestOptions) -> Result<Response<Body>> {
-        let eff = opts.resolve(&self.inner.config);
+        let mut eff = opts.resolve(&self.inner.config);
         let Some(limit) = eff.timeout else {
             return self.execute(req, &eff, &Cell::new(Phase::Pool)).await;
         };
+        // The body enforces the same deadline (`None` if it lies beyond what `Instant` holds).
+        eff.deadline = Instant::now().checked_add(limit);
         let url = req.url().to_string();
         let phase = Cell::new(Phase::Pool);
         match crate::rt::time::timeout(limit, self.execute(req, &eff, &phase)).await {
@@ -281,6 +284,7 @@ impl Client {
         let opts = SendOptions {
             read_timeout: eff.read_timeout,
             write_timeout: eff.write_timeout,
+            deadline: eff.deadline,
         };
         conn.send_with(req, opts).await
     }
