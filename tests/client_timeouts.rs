@@ -109,19 +109,58 @@ fn a_post_failing_on_a_fresh_connection_is_not_retried_either() {
     assert_eq!(peer.connections(), 1);
 }
 
+/// A std listener thread that answers one request with a fixed `200` and reports the peer
+/// address it accepted.
+fn one_shot_http_peer() -> (String, std::sync::mpsc::Receiver<std::net::SocketAddr>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut sock, peer) = listener.accept().unwrap();
+        tx.send(peer).unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.ends_with(b"\r\n\r\n") {
+            let n = sock.read(&mut buf).unwrap();
+            assert!(n > 0, "the client closed before sending its request");
+            head.extend_from_slice(&buf[..n]);
+        }
+        sock.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+            .unwrap();
+    });
+    (url, rx)
+}
+
 #[test]
-fn an_unsupported_local_address_fails_loudly_instead_of_being_ignored() {
+fn local_address_is_the_source_ip_the_server_sees() {
+    let (url, peer_addr) = one_shot_http_peer();
+    let local: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    let client = Client::builder().local_address(Some(local)).build();
+    run(async {
+        let resp = client.get(&url).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(&resp.into_body().bytes().await.unwrap()[..], b"ok");
+    });
+    assert_eq!(peer_addr.recv().unwrap().ip(), local);
+}
+
+#[test]
+fn a_local_address_of_the_wrong_family_fails_to_connect() {
     let peer = ScriptedPeer::start(vec![]);
     let url = peer.url("/");
     let client = Client::builder()
-        .local_address(Some("127.0.0.1".parse().unwrap()))
+        .local_address(Some("::1".parse().unwrap()))
         .build();
     run(async {
         let Err(err) = client.get(&url).await else {
-            panic!("local_address is not supported yet");
+            panic!("an IPv6 local address cannot reach an IPv4-only host");
         };
         assert_eq!(err.kind(), Kind::Connect);
-        assert_eq!(err.url(), Some(url.as_str()));
+        // Connect errors name the origin.
+        assert_eq!(err.url(), Some(url.trim_end_matches('/')));
+        let source = std::error::Error::source(&err).expect("the io error");
+        assert!(source.to_string().contains("no IPv6 address"), "{source}");
         assert_eq!(client.pool_stats(), Default::default());
     });
     assert_eq!(peer.connections(), 0);

@@ -249,9 +249,10 @@ impl ClientBuilder {
 
     /// Bind new TCP connections to this local address before connecting.
     ///
-    /// **Not supported yet** (the connection layer cannot bind before connecting): rather than
-    /// silently ignore it, a client built with `Some(address)` fails every connect with
-    /// [`Kind::Connect`](crate::error::Kind::Connect) and an `Unsupported` I/O error as source.
+    /// The kernel picks the port. Only resolved addresses of the same family (IPv4/IPv6) are
+    /// tried; when the host has none, the connect fails with
+    /// [`Kind::Connect`](crate::error::Kind::Connect). Unix-socket origins ignore it.
+    /// `None` (default) lets the kernel choose.
     pub fn local_address(mut self, addr: Option<IpAddr>) -> Self {
         self.config.local_address = addr;
         self

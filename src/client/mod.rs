@@ -267,9 +267,6 @@ impl Client {
 
     /// Opens a connection with this request's connect timeout.
     async fn connect(&self, origin: &Origin, eff: &Effective) -> Result<Connection<Idle>> {
-        if self.inner.config.local_address.is_some() {
-            return Err(local_address_unsupported());
-        }
         let cfg = self.conn_config_for(eff);
         crate::conn::connect_with(origin, cfg).await
     }
@@ -346,17 +343,9 @@ fn conn_config(config: &ClientConfig, eff: Option<&Effective>) -> ConnConfig {
         tcp_keepalive: config.tcp_keepalive,
         send_buffer_size: config.send_buffer_size,
         recv_buffer_size: config.recv_buffer_size,
+        local_address: config.local_address,
         ..config.conn.clone()
     }
-}
-
-/// The connect error of a client built with a local address, which cannot be honoured yet.
-fn local_address_unsupported() -> Error {
-    let why = std::io::Error::new(
-        std::io::ErrorKind::Unsupported,
-        "binding a local address before connecting is not supported yet",
-    );
-    Error::new(Kind::Connect, Phase::Connect).with_source(why)
 }
 
 /// The error of a whole-request timeout: the timeout kind of the phase it interrupted.
