@@ -361,3 +361,47 @@ fn dropped_read_future_leaves_no_waker_and_data_still_arrives() {
         assert_eq!(&buf, b"late");
     });
 }
+
+/// Bind before connect: the peer sees the chosen local IP (Linux routes all of 127/8 to lo).
+#[test]
+fn connect_from_binds_the_local_ip_the_peer_sees() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = listener.local_addr().unwrap();
+    let local: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    let (by_addr, by_host) = run(async move {
+        let by_addr = TcpStream::connect_from((local, 0).into(), target)
+            .await
+            .unwrap();
+        let by_host = TcpStream::connect_host_from(local, "127.0.0.1", target.port())
+            .await
+            .unwrap();
+        (by_addr, by_host)
+    });
+    for stream in [by_addr, by_host] {
+        let (_accepted, peer) = listener.accept().unwrap();
+        assert_eq!(peer.ip(), local);
+        assert_eq!(stream.local_addr().unwrap(), peer);
+    }
+}
+
+/// A local address of the other family than every target address is an error, and nothing
+/// reaches the listener.
+#[test]
+fn connect_from_a_mismatched_family_fails_without_connecting() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = listener.local_addr().unwrap();
+    let v6: std::net::IpAddr = "::1".parse().unwrap();
+    run(async move {
+        let err = TcpStream::connect_from((v6, 0).into(), target)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+        let err = TcpStream::connect_host_from(v6, "127.0.0.1", target.port())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+    });
+    listener.set_nonblocking(true).unwrap();
+    let err = listener.accept().unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+}

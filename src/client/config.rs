@@ -3,7 +3,7 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::event::ClientEvent;
 use super::pool::{EventSink, PoolConfig};
@@ -118,7 +118,7 @@ impl fmt::Debug for ClientConfig {
 /// | [`pool_timeout`](Self::pool_timeout) | none (wait for a slot as long as it takes) |
 /// | [`connect_timeout`](Self::connect_timeout) | [`CONNECT_TIMEOUT`] (30 s) |
 /// | [`read_timeout`](Self::read_timeout), [`write_timeout`](Self::write_timeout) | none |
-/// | [`timeout`](Self::timeout) (whole request, up to the response head) | none |
+/// | [`timeout`](Self::timeout) (whole request, through the end of the body) | none |
 /// | [`retries`](Self::retries) (failed connects) | 0, backoff [`RETRY_BACKOFF`] doubling |
 /// | [`max_requests_per_connection`](Self::max_requests_per_connection) | unlimited |
 /// | [`nodelay`](Self::nodelay) | on |
@@ -202,7 +202,16 @@ impl ClientBuilder {
         self
     }
 
-    /// Bound on a whole request, from asking the pool to having the response head.
+    /// Bound on a whole request, from asking the pool to the end of the response body (a
+    /// deadline for the whole exchange, as in reqwest and ureq).
+    ///
+    /// Until the response head arrives, running out is reported as the timeout of the phase it
+    /// cut (`PoolTimeout`, `ConnectTimeout`, `ReadTimeout`). Once the head is there the
+    /// deadline still holds for reading the body: a body read still waiting when it passes
+    /// fails with [`Kind::Timeout`](crate::error::Kind::Timeout) in
+    /// [`Phase::ReadBody`](crate::error::Phase::ReadBody), and that connection is closed, never
+    /// reused. A body not read at all holds nothing: the deadline is checked only while a read
+    /// waits. `None` (the default): no deadline, no timer.
     pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
         self.config.timeout = timeout;
         self
@@ -240,9 +249,10 @@ impl ClientBuilder {
 
     /// Bind new TCP connections to this local address before connecting.
     ///
-    /// **Not supported yet** (the connection layer cannot bind before connecting): rather than
-    /// silently ignore it, a client built with `Some(address)` fails every connect with
-    /// [`Kind::Connect`](crate::error::Kind::Connect) and an `Unsupported` I/O error as source.
+    /// The kernel picks the port. Only resolved addresses of the same family (IPv4/IPv6) are
+    /// tried; when the host has none, the connect fails with
+    /// [`Kind::Connect`](crate::error::Kind::Connect). Unix-socket origins ignore it.
+    /// `None` (default) lets the kernel choose.
     pub fn local_address(mut self, addr: Option<IpAddr>) -> Self {
         self.config.local_address = addr;
         self
@@ -371,7 +381,10 @@ impl RequestOptions {
         self
     }
 
-    /// Bound on this whole request, up to its response head.
+    /// Bound on this whole request, up to the end of its response body; overrides
+    /// [`ClientBuilder::timeout`], which describes how running out is reported (in the body:
+    /// [`Kind::Timeout`](crate::error::Kind::Timeout), [`Phase::ReadBody`](crate::error::Phase::ReadBody),
+    /// connection closed).
     pub fn timeout(mut self, t: Duration) -> Self {
         self.timeout = Some(t);
         self
@@ -385,6 +398,7 @@ impl RequestOptions {
             write_timeout: self.write_timeout.or(cfg.write_timeout),
             pool_timeout: self.pool_timeout.or(cfg.pool_timeout),
             timeout: self.timeout.or(cfg.timeout),
+            deadline: None,
         }
     }
 }
@@ -402,4 +416,7 @@ pub(crate) struct Effective {
     pub(crate) pool_timeout: Option<Duration>,
     /// Bound on the whole request.
     pub(crate) timeout: Option<Duration>,
+    /// When the whole request must be over (`timeout` from the start of `send`); the body
+    /// enforces it too.
+    pub(crate) deadline: Option<Instant>,
 }

@@ -72,6 +72,7 @@ pub(crate) mod retry;
 use std::cell::Cell;
 use std::fmt;
 use std::rc::Rc;
+use std::time::Instant;
 
 pub use config::{
     ClientBuilder, RequestOptions, CONNECT_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS,
@@ -154,10 +155,12 @@ impl Client {
 
     /// [`send`](Self::send) with per-request timeouts overriding the client's.
     pub async fn send_with(&self, req: Request, opts: RequestOptions) -> Result<Response<Body>> {
-        let eff = opts.resolve(&self.inner.config);
+        let mut eff = opts.resolve(&self.inner.config);
         let Some(limit) = eff.timeout else {
             return self.execute(req, &eff, &Cell::new(Phase::Pool)).await;
         };
+        // The body enforces the same deadline (`None` if it lies beyond what `Instant` holds).
+        eff.deadline = Instant::now().checked_add(limit);
         let url = req.url().to_string();
         let phase = Cell::new(Phase::Pool);
         match crate::rt::time::timeout(limit, self.execute(req, &eff, &phase)).await {
@@ -264,9 +267,6 @@ impl Client {
 
     /// Opens a connection with this request's connect timeout.
     async fn connect(&self, origin: &Origin, eff: &Effective) -> Result<Connection<Idle>> {
-        if self.inner.config.local_address.is_some() {
-            return Err(local_address_unsupported());
-        }
         let cfg = self.conn_config_for(eff);
         crate::conn::connect_with(origin, cfg).await
     }
@@ -281,6 +281,7 @@ impl Client {
         let opts = SendOptions {
             read_timeout: eff.read_timeout,
             write_timeout: eff.write_timeout,
+            deadline: eff.deadline,
         };
         conn.send_with(req, opts).await
     }
@@ -342,17 +343,9 @@ fn conn_config(config: &ClientConfig, eff: Option<&Effective>) -> ConnConfig {
         tcp_keepalive: config.tcp_keepalive,
         send_buffer_size: config.send_buffer_size,
         recv_buffer_size: config.recv_buffer_size,
+        local_address: config.local_address,
         ..config.conn.clone()
     }
-}
-
-/// The connect error of a client built with a local address, which cannot be honoured yet.
-fn local_address_unsupported() -> Error {
-    let why = std::io::Error::new(
-        std::io::ErrorKind::Unsupported,
-        "binding a local address before connecting is not supported yet",
-    );
-    Error::new(Kind::Connect, Phase::Connect).with_source(why)
 }
 
 /// The error of a whole-request timeout: the timeout kind of the phase it interrupted.

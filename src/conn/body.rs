@@ -89,10 +89,12 @@ pub(super) fn poll_piece(io: &mut ConnIo, cx: &mut Context<'_>) -> Poll<Result<P
                 let incomplete = || Error::new(Kind::BodyIncomplete, Phase::ReadBody);
                 return Poll::Ready(Err(read_error(IoFail::Io(e), Phase::ReadBody, incomplete)));
             }
-            Poll::Pending if m.deadline.poll_expired(cx) => {
-                return Poll::Ready(Err(Error::new(Kind::ReadTimeout, Phase::ReadBody)));
+            Poll::Pending => {
+                return match m.deadline.poll_expired(cx) {
+                    Some(expired) => Poll::Ready(Err(Error::new(expired.kind(), Phase::ReadBody))),
+                    None => Poll::Pending,
+                };
             }
-            Poll::Pending => return Poll::Pending,
         }
     }
 }
@@ -220,7 +222,8 @@ impl Body {
     /// The next chunk of the body; `None` at its end (and ever after).
     ///
     /// Errors carry [`Phase::ReadBody`] and the URL: [`Kind::BodyIncomplete`] when the
-    /// connection closed early, [`Kind::ReadTimeout`], [`Kind::RemoteProtocol`] for a bad
+    /// connection closed early, [`Kind::ReadTimeout`], [`Kind::Timeout`] when the request's
+    /// deadline ([`SendOptions::deadline`](super::SendOptions::deadline)) passed, [`Kind::RemoteProtocol`] for a bad
     /// chunked encoding. After an error the body is over and the connection closed.
     pub async fn next_chunk(&mut self) -> Result<Option<Bytes>> {
         std::future::poll_fn(|cx| self.poll_chunk(cx)).await

@@ -1,5 +1,6 @@
 //! [`ConnConfig`]: what one connection may do and for how long, with documented defaults.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::http::Limits;
@@ -72,6 +73,11 @@ pub struct ConnConfig {
     pub max_read_buffer_size: usize,
     /// Piece size for file uploads (memory bound of an upload). Default [`FILE_CHUNK_SIZE`].
     pub file_chunk_size: usize,
+    /// Local IP to bind TCP connections to before connecting (the kernel picks the port);
+    /// only resolved addresses of its family are tried, and if there are none the connect
+    /// fails with `Kind::Connect`. `None` (default) lets the kernel choose. Ignored for Unix
+    /// origins.
+    pub local_address: Option<IpAddr>,
 }
 
 impl Default for ConnConfig {
@@ -92,6 +98,7 @@ impl Default for ConnConfig {
             read_buffer_size: READ_BUFFER_SIZE,
             max_read_buffer_size: MAX_READ_BUFFER_SIZE,
             file_chunk_size: FILE_CHUNK_SIZE,
+            local_address: None,
         }
     }
 }

@@ -16,6 +16,11 @@ pub struct SendOptions {
     pub read_timeout: Option<Duration>,
     /// This request's write timeout (`None`: the config's).
     pub write_timeout: Option<Duration>,
+    /// When the whole exchange must be over: a wait for body bytes past it fails with
+    /// [`Kind::Timeout`](crate::error::Kind::Timeout) in
+    /// [`Phase::ReadBody`](crate::error::Phase::ReadBody) and closes the connection. (The
+    /// caller bounds the wait for the head itself.) `None`: no deadline, no timer.
+    pub deadline: Option<Instant>,
 }
 
 impl Connection<Idle> {

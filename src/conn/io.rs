@@ -259,7 +259,7 @@ impl ConnIo {
         let m = &mut *self.m;
         m.read_timeout = opts.read_timeout.or(m.cfg.read_timeout);
         m.write_timeout = opts.write_timeout.or(m.cfg.write_timeout);
-        m.deadline = Deadline::new(m.read_timeout);
+        m.deadline = Deadline::capped(m.read_timeout, opts.deadline);
         m.read_size = m.cfg.read_buffer_size;
         if let Some(r) = &m.recycler {
             m.exchange = Some(ExchangeGuard::arm(r.clone()));

@@ -65,6 +65,7 @@
 //!   it ended clean, [`Recycled::Closed`] otherwise (errors, cancellation, upgrade).
 
 use std::fmt;
+use std::net::IpAddr;
 use std::rc::Rc;
 
 use crate::error::{Error, Kind, Phase, Result};
@@ -236,7 +237,7 @@ pub async fn connect(origin: &Origin, cfg: &ConnConfig) -> Result<Connection<Idl
 /// [`connect`] with a shared config (a pool shares one per origin: no copy per connection).
 pub async fn connect_with(origin: &Origin, cfg: Rc<ConnConfig>) -> Result<Connection<Idle>> {
     let fail = |kind| Error::new(kind, Phase::Connect).with_url(origin_url(origin));
-    let transport = wire::bounded(cfg.connect_timeout, open(origin))
+    let transport = wire::bounded(cfg.connect_timeout, open(origin, cfg.local_address))
         .await
         .map_err(|_| fail(Kind::ConnectTimeout))?
         .map_err(|e| fail(Kind::Connect).with_source(e))?;
@@ -247,11 +248,14 @@ pub async fn connect_with(origin: &Origin, cfg: Rc<ConnConfig>) -> Result<Connec
     Ok(Connection(machine::Connection::new(io).on_connected()))
 }
 
-async fn open(origin: &Origin) -> std::io::Result<Transport> {
+/// Opens the transport; `local` binds a TCP connection first (Unix origins ignore it).
+async fn open(origin: &Origin, local: Option<IpAddr>) -> std::io::Result<Transport> {
     match origin {
-        Origin::Tcp { host, port } => TcpStream::connect_host(host, *port)
-            .await
-            .map(Transport::Tcp),
+        Origin::Tcp { host, port } => match local {
+            Some(local) => TcpStream::connect_host_from(local, host, *port).await,
+            None => TcpStream::connect_host(host, *port).await,
+        }
+        .map(Transport::Tcp),
         Origin::Unix { path } => UnixStream::connect(path).await.map(Transport::Unix),
     }
 }

@@ -4,7 +4,7 @@
 
 use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
@@ -120,19 +120,51 @@ pub(crate) fn read_error(fail: IoFail, phase: Phase, closed: impl FnOnce() -> Er
 }
 
 /// A per-wait read deadline: a timer exists only while a read is actually waiting and a
-/// limit is configured; progress drops it.
+/// limit is configured; progress drops it. A whole-request deadline (`until`), when set, caps
+/// every wait: the timer runs to the earlier of `now + limit` and `until`. With neither set no
+/// timer is made and no clock is read.
 #[derive(Debug, Default)]
 pub(crate) struct Deadline {
     /// The per-wait limit; `None` never expires.
     limit: Option<Duration>,
+    /// The whole request's deadline; `None`: only `limit` applies.
+    until: Option<Instant>,
     /// The running timer of the current wait.
     sleep: Option<crate::rt::time::Sleep>,
+}
+
+/// Which bound a waiting read ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expired {
+    /// The per-wait read timeout.
+    Read,
+    /// The whole request's deadline.
+    Request,
+}
+
+impl Expired {
+    /// The error kind users see for it.
+    pub(crate) fn kind(self) -> Kind {
+        match self {
+            Expired::Read => Kind::ReadTimeout,
+            Expired::Request => Kind::Timeout,
+        }
+    }
 }
 
 impl Deadline {
     /// A deadline of `limit` per wait.
     pub(crate) fn new(limit: Option<Duration>) -> Deadline {
-        Deadline { limit, sleep: None }
+        Deadline::capped(limit, None)
+    }
+
+    /// A deadline of `limit` per wait, never later than `until`.
+    pub(crate) fn capped(limit: Option<Duration>, until: Option<Instant>) -> Deadline {
+        Deadline {
+            limit,
+            until,
+            sleep: None,
+        }
     }
 
     /// The last read made progress: the next wait starts a fresh timer.
@@ -140,15 +172,60 @@ impl Deadline {
         self.sleep = None;
     }
 
-    /// Called when a read returned `Pending`: starts the timer if needed and says whether it
-    /// has run out (its waker is registered otherwise).
-    pub(crate) fn poll_expired(&mut self, cx: &mut std::task::Context<'_>) -> bool {
-        let Some(limit) = self.limit else {
-            return false;
-        };
-        let sleep = self
-            .sleep
-            .get_or_insert_with(|| crate::rt::time::sleep(clamp(limit)));
-        std::pin::Pin::new(sleep).poll(cx).is_ready()
+    /// Called when a read returned `Pending`: starts the timer if needed and says which bound
+    /// has run out, if one has (its waker is registered otherwise).
+    pub(crate) fn poll_expired(&mut self, cx: &mut std::task::Context<'_>) -> Option<Expired> {
+        let (limit, until) = (self.limit, self.until);
+        if limit.is_none() && until.is_none() {
+            return None;
+        }
+        let sleep = self.sleep.get_or_insert_with(|| {
+            let per_wait = limit.map(|l| Instant::now() + clamp(l));
+            let at = match (per_wait, until) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => a.or(b).unwrap_or_else(Instant::now),
+            };
+            crate::rt::time::sleep_until(at)
+        });
+        if std::pin::Pin::new(&mut *sleep).poll(cx).is_pending() {
+            return None;
+        }
+        match until {
+            Some(until) if sleep.deadline() >= until => Some(Expired::Request),
+            _ => Some(Expired::Read),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Polls `d` until a bound runs out.
+    fn expiry(mut d: Deadline) -> Expired {
+        crate::rt::block_on(poll_fn(|cx| match d.poll_expired(cx) {
+            Some(e) => std::task::Poll::Ready(e),
+            None => std::task::Poll::Pending,
+        }))
+    }
+
+    #[test]
+    fn the_earlier_bound_decides_which_timeout_it_is() {
+        let far = Instant::now() + Duration::from_secs(3600);
+        let near = Instant::now() + Duration::from_millis(1);
+        let per_wait = Deadline::capped(Some(Duration::from_millis(1)), Some(far));
+        assert_eq!(expiry(per_wait), Expired::Read);
+        let whole = Deadline::capped(Some(Duration::from_secs(3600)), Some(near));
+        assert_eq!(expiry(whole), Expired::Request);
+        assert_eq!(expiry(Deadline::capped(None, Some(near))), Expired::Request);
+    }
+
+    #[test]
+    fn no_bound_makes_no_timer() {
+        let mut d = Deadline::new(None);
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        assert_eq!(d.poll_expired(&mut cx), None);
+        assert!(d.sleep.is_none());
     }
 }

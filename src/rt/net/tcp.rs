@@ -6,7 +6,7 @@
 //! unconnected TCP socket as hung up.
 
 use std::io::{self, IoSlice};
-use std::net::{Shutdown, SocketAddr};
+use std::net::{IpAddr, Shutdown, SocketAddr};
 use std::os::fd::OwnedFd;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -38,8 +38,28 @@ impl TcpStream {
     /// # Panics
     /// Outside a running weir runtime.
     pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
+        TcpStream::open(None, addr).await
+    }
+
+    /// Connects to `addr` from the local IP of `local` (bind before connect; its port is
+    /// normally 0 so the kernel picks one). The families must match, else `InvalidInput`.
+    ///
+    /// # Panics
+    /// Outside a running weir runtime.
+    pub async fn connect_from(local: SocketAddr, addr: SocketAddr) -> io::Result<TcpStream> {
+        if local.is_ipv4() != addr.is_ipv4() {
+            return Err(family_mismatch(local.ip(), &addr.to_string()));
+        }
+        TcpStream::open(Some(local), addr).await
+    }
+
+    /// Creates the socket, binds it to `local` when given, and connects without blocking.
+    async fn open(local: Option<SocketAddr>, addr: SocketAddr) -> io::Result<TcpStream> {
         let target = SockAddr::from_inet(addr);
         let fd = socket::stream_socket(target.family())?;
+        if let Some(local) = local {
+            socket::bind(std::os::fd::AsFd::as_fd(&fd), &SockAddr::from_inet(local))?;
+        }
         let connected = socket::connect(std::os::fd::AsFd::as_fd(&fd), &target)?;
         let stream = TcpStream::from_fd(fd)?;
         if !connected {
@@ -60,6 +80,22 @@ impl TcpStream {
     pub async fn connect_host(host: &str, port: u16) -> io::Result<TcpStream> {
         let addrs = resolve(host, port).await?;
         TcpStream::connect_any(&addrs).await
+    }
+
+    /// [`connect_host`](TcpStream::connect_host) from the local IP `local` (port chosen by
+    /// the kernel): tries in turn each resolved address of the same family as `local`,
+    /// skipping the others; if none has that family, an `InvalidInput` error says so.
+    pub async fn connect_host_from(local: IpAddr, host: &str, port: u16) -> io::Result<TcpStream> {
+        let addrs = resolve(host, port).await?;
+        let same_family = addrs.iter().filter(|a| a.is_ipv4() == local.is_ipv4());
+        let mut last = None;
+        for &addr in same_family {
+            match TcpStream::open(Some(SocketAddr::new(local, 0)), addr).await {
+                Ok(stream) => return Ok(stream),
+                Err(err) => last = Some(err),
+            }
+        }
+        Err(last.unwrap_or_else(|| family_mismatch(local, host)))
     }
 
     /// Connects to each address in turn; returns the first connection or the last error.
@@ -191,6 +227,15 @@ impl TcpStream {
     pub fn close(self) -> io::Result<()> {
         self.source.close()
     }
+}
+
+/// The error of a local address whose family no target address has.
+fn family_mismatch(local: IpAddr, target: &str) -> io::Error {
+    let family = if local.is_ipv4() { "IPv4" } else { "IPv6" };
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("local address {local} is {family} but {target} has no {family} address"),
+    )
 }
 
 /// Converts a kernel address that must be IPv4 or IPv6.
