@@ -70,6 +70,8 @@ struct Replay {
     hosts: HashMap<i32, i32>,
     /// Steps replayed.
     steps: usize,
+    /// Whether any model request has waited.
+    waited: bool,
 }
 
 impl Replay {
@@ -85,6 +87,7 @@ impl Replay {
             requests: HashMap::new(),
             hosts,
             steps: 0,
+            waited: false,
         }
     }
 
@@ -121,6 +124,7 @@ impl Replay {
                 self.requests.retain(|_, m| *m != r); // the model request is free again
             }
         }
+        self.waited |= self.model.vars.qlen > 0;
         self.steps += 1;
     }
 
@@ -232,24 +236,42 @@ fn port_of(url: &str) -> u16 {
 
 /// Drops `client.get(url)` + reading its body after k polls, for k = 0, 1, … until one run
 /// completes; after each, the pool settles with nothing leaked and the trace replays.
+/// With `elsewhere`, the competitor uses a second host and the pool holds one connection in
+/// total, so waits (and evictions of the other host's idle connection) cross hosts.
 fn sweep(body: &'static [u8], competitor: bool) -> usize {
+    sweep_hosts(body, competitor, false)
+}
+
+fn sweep_hosts(body: &'static [u8], competitor: bool, elsewhere: bool) -> usize {
     record_pool_transitions();
     let server = HyperServer::fixed(body);
+    let other = HyperServer::fixed(body);
     let url = server.url("/");
     let port = port_of(&url);
-    let (per_host, total) = (2, 3);
+    let rival_url = if elsewhere {
+        other.url("/")
+    } else {
+        url.clone()
+    };
+    let rival_port = port_of(&rival_url);
+    let (per_host, total) = if elsewhere { (2, 1) } else { (2, 3) };
     let client = Client::builder()
         .max_connections_per_host(per_host)
         .max_connections(total)
         .build();
-    let mut replay = Replay::new(per_host as i32, total as i32, &[port]);
+    let ports: &[u16] = if elsewhere {
+        &[port, rival_port]
+    } else {
+        &[port]
+    };
+    let mut replay = Replay::new(per_host as i32, total as i32, ports);
     run(async {
         take_trace();
         let mut k = 0;
         loop {
             // With a competitor, the swept request also meets a busy pool and waits for a slot.
             let rival = competitor.then(|| {
-                let (client, url) = (client.clone(), url.clone());
+                let (client, url) = (client.clone(), rival_url.clone());
                 weir::rt::spawn(async move {
                     for _ in 0..2 {
                         let resp = client.get(&url).await.unwrap();
@@ -271,11 +293,14 @@ fn sweep(body: &'static [u8], competitor: bool) -> usize {
             let stats = settle(&client).await;
             assert_within(&stats, per_host, total);
             replay.apply_all(&take_trace());
-            replay.assert_counts_match(
-                port,
-                stats.host(&Url::parse(&url).unwrap().origin().clone()),
-            );
+            for (p, u) in [(port, &url), (rival_port, &rival_url)] {
+                replay.assert_counts_match(p, stats.host(&Url::parse(u).unwrap().origin().clone()));
+            }
             if done {
+                assert!(
+                    !elsewhere || replay.waited,
+                    "a request waited for the other host's slot"
+                );
                 assert!(
                     replay.steps >= k,
                     "the trace was replayed ({} steps, k = {k})",
@@ -297,6 +322,12 @@ fn cancel_after_every_poll_leaves_the_pool_consistent() {
 #[test]
 fn cancel_after_every_poll_with_a_competitor() {
     let k = sweep(b"contended", true);
+    assert!(k >= 2, "the request needed several polls ({k})");
+}
+
+#[test]
+fn cancel_after_every_poll_with_a_competitor_on_another_host() {
+    let k = sweep_hosts(b"contended", true, true);
     assert!(k >= 2, "the request needed several polls ({k})");
 }
 
