@@ -73,8 +73,10 @@ pub(super) fn poll_piece(io: &mut ConnIo, cx: &mut Context<'_>) -> Poll<Result<P
             Err(err) => return Poll::Ready(Err(err)),
         }
         make_room(&mut m.buf, m.read_size);
-        let room = m.buf.capacity() - m.buf.len();
-        match transport.poll_read_buf(cx, &mut m.buf) {
+        // `reserve` may give more capacity than asked for: one read takes at most `read_size`,
+        // so a body chunk never exceeds `max_read_buffer_size`.
+        let room = (m.buf.capacity() - m.buf.len()).min(m.read_size);
+        match transport.poll_read_buf_at_most(cx, &mut m.buf, m.read_size) {
             Poll::Ready(Ok(0)) => {
                 return Poll::Ready(m.decoder.finish_eof().map(|_| Piece::End(None)));
             }

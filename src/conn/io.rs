@@ -53,6 +53,14 @@ impl AsyncStream for Transport {
     ) -> Poll<io::Result<usize>> {
         forward!(self, s => s.poll_read_buf(cx, buf))
     }
+    fn poll_read_buf_at_most(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+        max: usize,
+    ) -> Poll<io::Result<usize>> {
+        forward!(self, s => s.poll_read_buf_at_most(cx, buf, max))
+    }
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         forward!(self, s => s.poll_write(cx, buf))
     }

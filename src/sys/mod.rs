@@ -62,15 +62,17 @@ pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Reads into the spare capacity of `buf` (reserving [`READ_BUF_RESERVE`] bytes first when
-/// it has none) and extends its length by the bytes read.
-pub(crate) fn read_buf(fd: BorrowedFd<'_>, buf: &mut BytesMut) -> io::Result<usize> {
+/// it has none), at most `max` bytes (at least 1), and extends its length by the bytes read.
+/// `max` bounds one read even when `reserve` gave the buffer more capacity than asked for.
+pub(crate) fn read_buf(fd: BorrowedFd<'_>, buf: &mut BytesMut, max: usize) -> io::Result<usize> {
     if buf.capacity() == buf.len() {
         buf.reserve(READ_BUF_RESERVE);
     }
     let spare = buf.spare_capacity_mut();
-    // SAFETY: `spare` is valid for writes of `spare.len()` bytes; the kernel writes bytes,
-    // never reads the uninitialised memory.
-    let n = syscall!(read(fd.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len()))? as usize;
+    let len = spare.len().min(max.max(1));
+    // SAFETY: `spare` is valid for writes of `spare.len() >= len` bytes; the kernel writes
+    // bytes, never reads the uninitialised memory.
+    let n = syscall!(read(fd.as_raw_fd(), spare.as_mut_ptr().cast(), len))? as usize;
     // SAFETY: the kernel initialised the first `n <= spare.len()` bytes of the spare capacity.
     unsafe { buf.set_len(buf.len() + n) };
     Ok(n)
@@ -173,7 +175,12 @@ mod tests {
         let bufs = [IoSlice::new(b"ab"), IoSlice::new(b"cde")];
         assert_eq!(send_vectored(a.as_fd(), &bufs).unwrap(), 5);
         let mut buf = BytesMut::new();
-        assert_eq!(read_buf(b.as_fd(), &mut buf).unwrap(), 5);
+        assert_eq!(
+            read_buf(b.as_fd(), &mut buf, 3).unwrap(),
+            3,
+            "bounded by max"
+        );
+        assert_eq!(read_buf(b.as_fd(), &mut buf, usize::MAX).unwrap(), 2);
         assert_eq!(&buf[..], b"abcde");
     }
 

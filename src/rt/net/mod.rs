@@ -52,6 +52,14 @@ pub trait AsyncStream {
         cx: &mut Context<'_>,
         buf: &mut BytesMut,
     ) -> Poll<io::Result<usize>>;
+    /// As [`poll_read_buf`](Self::poll_read_buf), but reads at most `max` bytes (at least 1):
+    /// the bound holds even when `buf` has more spare capacity than that.
+    fn poll_read_buf_at_most(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+        max: usize,
+    ) -> Poll<io::Result<usize>>;
     /// Writes some of `buf`.
     fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>>;
     /// Writes some of `bufs`, in order, in one call.
@@ -370,6 +378,7 @@ impl Source {
         &self,
         cx: &Context<'_>,
         buf: &mut BytesMut,
+        max: usize,
     ) -> Poll<io::Result<usize>> {
         let room = std::cell::Cell::new(0);
         self.poll_io(
@@ -379,8 +388,8 @@ impl Source {
                 if buf.capacity() == buf.len() {
                     buf.reserve(sys::READ_BUF_RESERVE);
                 }
-                room.set(buf.capacity() - buf.len());
-                sys::read_buf(fd, buf)
+                room.set((buf.capacity() - buf.len()).min(max.max(1)));
+                sys::read_buf(fd, buf, max)
             },
             |&n| n < room.get(),
         )
@@ -480,7 +489,15 @@ macro_rules! impl_async_stream {
                 cx: &mut std::task::Context<'_>,
                 buf: &mut bytes::BytesMut,
             ) -> std::task::Poll<std::io::Result<usize>> {
-                self.source.poll_read_buf(cx, buf)
+                self.source.poll_read_buf(cx, buf, usize::MAX)
+            }
+            fn poll_read_buf_at_most(
+                &mut self,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut bytes::BytesMut,
+                max: usize,
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                self.source.poll_read_buf(cx, buf, max)
             }
             fn poll_write(
                 &mut self,

@@ -196,7 +196,7 @@ impl TcpStream {
         cx: &mut Context<'_>,
         buf: &mut BytesMut,
     ) -> Poll<io::Result<usize>> {
-        self.source.poll_read_buf(cx, buf)
+        self.source.poll_read_buf(cx, buf, usize::MAX)
     }
 
     /// Writes `bufs` in one call through a shared reference.
