@@ -346,7 +346,9 @@ impl<C: Poolable> Inner<C> {
             Ok(p) => p,
             Err(_) => {
                 let w = waiting.insert(Waiting::new(self, host, serial));
-                let permit = w.wait(host.permits.clone().acquire_owned(), deadline).await?;
+                let permit = w
+                    .wait(host.permits.clone().acquire_owned(), deadline)
+                    .await?;
                 // The model's `host_granted`: now queued (if at all) on the total permits.
                 trace_event("host_granted", &[serial as i32, host.trace_id()]);
                 permit
