@@ -23,6 +23,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::BytesMut;
 use weir::client::Client;
+
+#[path = "../tests/util/mod.rs"]
+mod util;
 use weir::http::Request;
 use weir::rt::net::{AsyncStream, TcpListener, TcpStream};
 
@@ -90,17 +93,9 @@ fn main() {
     let _ = server.wait();
 }
 
-/// Resident set size in KiB, from /proc/self/status.
+/// Resident set size in KiB.
 fn rss_kib() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .unwrap_or("VmRSS: 0 kB");
-    line.split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+    util::bench::rss_kib() as usize
 }
 
 /// Live heap bytes, RSS KiB, and RSS KiB after `malloc_trim` gave freed memory back.

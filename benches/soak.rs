@@ -59,19 +59,6 @@ fn parse_args() -> Args {
     a
 }
 
-/// Resident set size in KiB, from /proc/self/status.
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .unwrap_or("VmRSS: 0 kB");
-    line.split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 /// Shared by the workers of the one loop.
 #[derive(Default)]
 struct Progress {
@@ -97,7 +84,7 @@ struct Sample {
 fn sample() -> Sample {
     Sample {
         fds: util::open_fds(),
-        rss_kib: rss_kib(),
+        rss_kib: util::bench::rss_kib(),
     }
 }
 

@@ -92,13 +92,23 @@ pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
 /// This process's peak resident set size in KiB (`VmHWM` in `/proc/self/status`): unlike
 /// `/usr/bin/time`, it never reports a child's.
 pub fn peak_rss_kib() -> u64 {
+    status_kib("VmHWM:")
+}
+
+/// This process's resident set size now, in KiB (`VmRSS` in `/proc/self/status`).
+pub fn rss_kib() -> u64 {
+    status_kib("VmRSS:")
+}
+
+/// A KiB-valued field of `/proc/self/status`.
+fn status_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
     let line = status
         .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .expect("VmHWM in status");
+        .find(|l| l.starts_with(field))
+        .unwrap_or_else(|| panic!("{field} in /proc/self/status"));
     line.split_whitespace()
         .nth(1)
         .and_then(|kib| kib.parse().ok())
-        .expect("VmHWM value")
+        .unwrap_or_else(|| panic!("{field} value"))
 }
