@@ -14,6 +14,8 @@
 use std::fmt;
 use std::io;
 
+use crate::http::RequestHead;
+
 /// The result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -32,6 +34,9 @@ struct Inner {
     url: Option<Box<str>>,
     /// The underlying error (an `io::Error`, a `httparse::Error`, …).
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    /// The failed request's head, handed back for a retry: only when the sender asked for it
+    /// and the failure is retry-safe (crate-internal: taken off before users see the error).
+    request_head: Option<Box<RequestHead>>,
 }
 
 /// The part of a request's life in which an error happened.
@@ -155,6 +160,7 @@ impl Error {
             phase,
             url: None,
             source: None,
+            request_head: None,
         };
         Error {
             inner: Box::new(inner),
@@ -218,6 +224,17 @@ impl Error {
             self.kind(),
             Kind::Connect | Kind::ConnectTimeout | Kind::ClosedBeforeResponse
         )
+    }
+
+    /// The same error carrying the failed request's head back (the connection layer does this).
+    pub(crate) fn with_request_head(mut self, head: RequestHead) -> Error {
+        self.inner.request_head = Some(Box::new(head));
+        self
+    }
+
+    /// Takes off the request head handed back, if any.
+    pub(crate) fn take_request_head(&mut self) -> Option<RequestHead> {
+        self.inner.request_head.take().map(|h| *h)
     }
 
     pub(crate) fn remote(malformed: Malformed, phase: Phase) -> Error {

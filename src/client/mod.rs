@@ -87,7 +87,7 @@ use config::{ClientConfig, Effective};
 use pool::{Checkout, Pool};
 use pooled::Pooled;
 
-use crate::conn::{state::Idle, ConnConfig, Connection, SendOptions};
+use crate::conn::{state::Idle, ConnConfig, Connection, SendFailure, SendOptions};
 use crate::error::{Error, Kind, Phase, Result};
 use crate::http::{Origin, Request, Response};
 
@@ -205,18 +205,22 @@ impl Client {
             // The connection layer knows whether it is writing or waiting; a whole-request
             // timeout from here on is reported as waiting for the response.
             phase.set(Phase::ReadHead);
-            let spare = if reused { retry::replay(&req) } else { None };
-            let err = match self.exchange(conn, req, eff).await {
+            let opts = send_options(eff);
+            if !(reused && retry::may_replay(&req)) {
+                return conn.send_with(req, opts).await;
+            }
+            // A stale connection hands the request back (no copy was made to have it).
+            match conn.send_retryable(req, opts).await {
                 Ok(resp) => return Ok(resp),
-                Err(err) => err,
-            };
-            match spare {
-                Some(again) if retry::stale_connection(&err) => {
-                    self.emit_retried(again.url().origin(), 2, err.kind());
+                Err(SendFailure {
+                    error,
+                    request: Some(again),
+                }) => {
+                    self.emit_retried(again.url().origin(), 2, error.kind());
                     req = again;
                     fresh = true;
                 }
-                _ => return Err(err),
+                Err(failure) => return Err(failure.error),
             }
         }
     }
@@ -269,21 +273,6 @@ impl Client {
     async fn connect(&self, origin: &Origin, eff: &Effective) -> Result<Connection<Idle>> {
         let cfg = self.conn_config_for(eff);
         crate::conn::connect_with(origin, cfg).await
-    }
-
-    /// Sends `req` on `conn` with this request's read and write timeouts.
-    async fn exchange(
-        &self,
-        conn: Connection<Idle>,
-        req: Request,
-        eff: &Effective,
-    ) -> Result<Response<Body>> {
-        let opts = SendOptions {
-            read_timeout: eff.read_timeout,
-            write_timeout: eff.write_timeout,
-            deadline: eff.deadline,
-        };
-        conn.send_with(req, opts).await
     }
 
     /// The client's shared connection settings, or a copy with this request's connect timeout.
@@ -345,6 +334,15 @@ fn conn_config(config: &ClientConfig, eff: Option<&Effective>) -> ConnConfig {
         recv_buffer_size: config.recv_buffer_size,
         local_address: config.local_address,
         ..config.conn.clone()
+    }
+}
+
+/// This request's read and write timeouts and deadline, for the connection.
+fn send_options(eff: &Effective) -> SendOptions {
+    SendOptions {
+        read_timeout: eff.read_timeout,
+        write_timeout: eff.write_timeout,
+        deadline: eff.deadline,
     }
 }
 

@@ -4,32 +4,27 @@
 //! - A failed *connect* sent nothing: any request may be retried, up to `retries` times, with a
 //!   doubling pause.
 //! - A request that failed on a *reused* connection before any response byte arrived
-//!   ([`Error::is_retry_safe`]) most likely met a connection the server had just closed
+//!   ([`Error::is_retry_safe`](crate::Error::is_retry_safe)) most likely met a connection the server had just closed
 //!   (hyper #2136). It is retried once on a new connection, but only when sending it twice
 //!   cannot do harm: its method is idempotent (RFC 9110 §9.2.2) and its body can be replayed
 //!   (empty or in memory). A `POST`, or a streamed body, is never sent twice.
+//!
+//! The request for the second attempt is not a copy: the connection keeps the one it sent
+//! until the response head and hands it back with a retry-safe failure (the crate-internal
+//! `Connection::send_retryable`), so a request that succeeds costs nothing extra.
 
 use std::time::Duration;
 
+use crate::http::{Body, Request};
+
 /// The longest pause between connect retries, whatever the doubling says.
 pub const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(2);
-use crate::error::Error;
-#[cfg(test)]
-use crate::http::Body;
-use crate::http::Request;
 
-/// A copy of `req` to send again after a stale-connection failure, or `None` when sending it
-/// twice is not safe.
-pub(crate) fn replay(req: &Request) -> Option<Request> {
-    if !req.method().is_idempotent() {
-        return None;
-    }
-    req.try_clone()
-}
-
-/// Whether `err`, from an attempt on a reused connection, allows one more attempt.
-pub(crate) fn stale_connection(err: &Error) -> bool {
-    err.is_retry_safe()
+/// Whether `req` may be sent twice after a stale-connection failure: an idempotent method and
+/// a body that can be replayed (none, or in memory).
+pub(crate) fn may_replay(req: &Request) -> bool {
+    let replayable = matches!(req.body(), Body::Empty | Body::Bytes(_));
+    replayable && req.method().is_idempotent()
 }
 
 /// The pause before connect retry number `retry` (1 for the first): `base`, doubling, capped.
@@ -47,15 +42,14 @@ mod tests {
     #[test]
     fn only_idempotent_requests_with_replayable_bodies_are_replayed() {
         let get = Request::get("http://a.test/").build().unwrap();
-        assert!(replay(&get).is_some());
+        assert!(may_replay(&get));
         let put = Request::put("http://a.test/").body("x").build().unwrap();
-        let copy = replay(&put).unwrap();
-        assert!(matches!(copy.body(), Body::Bytes(b) if &b[..] == b"x"));
+        assert!(may_replay(&put));
         let post = Request::post("http://a.test/").build().unwrap();
-        assert!(replay(&post).is_none());
+        assert!(!may_replay(&post));
         let stream = futures_stream_of_one();
         let streamed = Request::put("http://a.test/").body(stream).build().unwrap();
-        assert!(replay(&streamed).is_none());
+        assert!(!may_replay(&streamed));
     }
 
     fn futures_stream_of_one() -> Body {

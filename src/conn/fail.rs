@@ -3,6 +3,7 @@
 
 use std::io;
 
+use super::io::Meta;
 use super::state::{AwaitingHead, Closed, Draining, Idle, ReadingBody, WritingBody, WritingHead};
 use super::{CloseReason, Gen};
 use crate::error::{Error, Kind};
@@ -42,15 +43,29 @@ pub(super) trait Abort: Sized {
     /// The I/O part.
     fn io(&self) -> &super::ConnIo;
 
-    /// Closes on `err`, telling the recycler why; returns `err` with the request's URL.
+    /// Closes on `err`, telling the recycler why; returns `err` with the request's URL (and
+    /// its head, when the sender asked for it back and `err` is retry-safe).
     fn close_on(self, err: Error) -> Error {
         let err = self.io().with_url(err);
         let mut closed = self.abort(Failure::of(&err));
+        let err = hand_back_request(&mut closed.inner.m, err);
         closed.inner.release_exchange();
         closed
             .inner
             .set_close_reason(CloseReason::Error(err.kind()));
         err
+    }
+}
+
+/// Moves the request's head into `err` when the sender asked for it back and `err` says no
+/// response byte arrived ([`Error::is_retry_safe`]): the server never began to answer.
+fn hand_back_request(m: &mut Meta, err: Error) -> Error {
+    if !(m.hand_back && err.is_retry_safe()) {
+        return err;
+    }
+    match m.req.take() {
+        Some(head) => err.with_request_head(head),
+        None => err,
     }
 }
 

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use super::state::Idle;
 use super::{writing, Body, Connection, Gen, Recycled, Recycler, Transport};
-use crate::error::Result;
-use crate::http::{encode_head, Origin, Request, RequestFraming, Response};
+use crate::error::{Error, Result};
+use crate::http::{self, encode_head, Origin, Request, RequestFraming, Response};
 
 /// Per-request overrides of the connection's [`ConnConfig`](super::ConnConfig).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -23,6 +23,15 @@ pub struct SendOptions {
     pub deadline: Option<Instant>,
 }
 
+/// A failed [`Connection::send_retryable`].
+#[derive(Debug)]
+pub(crate) struct SendFailure {
+    /// What went wrong.
+    pub(crate) error: Error,
+    /// The request, as it was sent, when `error` is retry-safe and its body can be sent again.
+    pub(crate) request: Option<Request>,
+}
+
 impl Connection<Idle> {
     /// Sends `req` and returns the response once its head has arrived; the [`Body`] owns the
     /// connection from then on.
@@ -35,6 +44,36 @@ impl Connection<Idle> {
 
     /// [`send`](Connection::send) with per-request timeouts.
     pub async fn send_with(self, req: Request, opts: SendOptions) -> Result<Response<Body>> {
+        self.start(req, opts, false).await
+    }
+
+    /// [`send_with`](Connection::send_with), but a failure before any response byte arrived
+    /// ([`Error::is_retry_safe`]) hands the request back when its body can be sent again (none
+    /// or in memory): the pool's stale-connection retry, without a copy of every request. The
+    /// connection keeps the head it needs anyway, and this future a share of the body's
+    /// `Bytes`, until the response head arrives.
+    pub(crate) async fn send_retryable(
+        self,
+        req: Request,
+        opts: SendOptions,
+    ) -> std::result::Result<Response<Body>, SendFailure> {
+        let body = replayable(req.body());
+        let result = self.start(req, opts, body.is_some()).await;
+        result.map_err(|mut error| {
+            let head = error.take_request_head();
+            let request = head.zip(body).map(|(h, b)| Request::from_parts(h, b));
+            SendFailure { error, request }
+        })
+    }
+
+    /// Encodes the head and runs the exchange; `hand_back`: a retry-safe failure carries the
+    /// request's head back.
+    async fn start(
+        self,
+        req: Request,
+        opts: SendOptions,
+        hand_back: bool,
+    ) -> Result<Response<Body>> {
         let mut conn = self.0;
         let m = &mut *conn.inner.m;
         m.buf = super::buf::take(m.cfg.read_buffer_size);
@@ -48,6 +87,7 @@ impl Connection<Idle> {
         };
         let mut conn = super::mark(conn.on_send(enc.framing() != RequestFraming::None));
         conn.inner.begin_exchange(&opts);
+        conn.inner.m.hand_back = hand_back;
         writing::exchange(conn, enc, req).await
     }
 
@@ -114,6 +154,16 @@ impl Connection<Idle> {
         if let Some(r) = self.0.inner.m.recycler.clone() {
             r.recycle(Recycled::Idle(self));
         }
+    }
+}
+
+/// A second handle on `body` when it can be sent again: none, or in memory (a share of the
+/// same `Bytes`, no copy); `None` for a stream or a file, which sending consumes.
+fn replayable(body: &http::Body) -> Option<http::Body> {
+    match body {
+        http::Body::Empty => Some(http::Body::Empty),
+        http::Body::Bytes(bytes) => Some(http::Body::Bytes(bytes.clone())),
+        http::Body::Stream { .. } | http::Body::File { .. } => None,
     }
 }
 

@@ -89,6 +89,7 @@ pub use config::{
     ConnConfig, CONNECT_TIMEOUT, DRAIN_MAX_BYTES, DRAIN_TIMEOUT, EXPECT_CONTINUE_WAIT,
     FILE_CHUNK_SIZE, KEEP_ALIVE_MARGIN, MAX_READ_BUFFER_SIZE, READ_BUFFER_SIZE,
 };
+pub(crate) use idle::SendFailure;
 pub use idle::SendOptions;
 pub use io::{ConnIo, Transport};
 /// The state markers (generated from the model): `Connection<state::Idle>` is the one users
