@@ -175,6 +175,144 @@ fn stale_reused_connection_retries_get_but_never_post() {
     );
 }
 
+/// A read timeout, so that a broken retry (a server waiting for a body that never comes) fails
+/// the test instead of hanging it. Never reached when the code is right.
+fn no_hang(b: weir::client::ClientBuilder) -> weir::client::ClientBuilder {
+    b.read_timeout(Some(Duration::from_secs(10)))
+}
+
+/// A `PUT` with headers and an in-memory body: what a retry must send again, byte for byte.
+fn put_with_headers_and_body(url: &str, body: &[u8]) -> weir::http::RequestBuilder {
+    Request::put(url)
+        .header("X-Trace", "7f3a")
+        .header("X-Multi", "one")
+        .header("X-Multi", "two")
+        .header("Content-Type", "application/octet-stream")
+        .body(body.to_vec()) // a Vec-backed `Bytes`, shared rather than copied by the retry
+}
+
+/// The retry sends the request the stale connection swallowed, unchanged: the server of the
+/// new connection records the same head and the same body bytes.
+#[test]
+fn a_retried_put_arrives_byte_identical_with_its_headers_and_body() {
+    let body: Vec<u8> = (0..=255u8).cycle().take(3000).collect();
+    let stale = Script::new()
+        .respond(OK)
+        .read_head()
+        .read_body(body.len())
+        .close();
+    let fresh = Script::new().read_head().read_body(body.len()).write(OK);
+    let peer = ScriptedPeer::start(vec![stale, fresh]);
+    let url = peer.url("/put");
+    let (client, events) = recording_client(no_hang);
+    let text = run(async {
+        get_ok(&client, &url).await;
+        let put = put_with_headers_and_body(&url, &body).build().unwrap();
+        let resp = client.send(put).await.expect("retried on a new connection");
+        resp.into_body().text().await.unwrap()
+    });
+    assert_eq!(text, "ok");
+    let (first, second) = (peer.record(0), peer.record(1));
+    assert_eq!(first.heads.len(), 2);
+    assert!(first.heads[1].starts_with(b"PUT /put HTTP/1.1\r\n"));
+    assert_eq!(
+        second.heads_text(),
+        [String::from_utf8_lossy(&first.heads[1])]
+    );
+    assert_eq!(first.bodies, [body.clone()]);
+    assert_eq!(second.bodies, [body]);
+    let retried = events
+        .borrow()
+        .iter()
+        .filter(|e| e.starts_with("retried"))
+        .count();
+    assert_eq!(retried, 1, "{:?}", events.borrow());
+}
+
+/// `Expect: 100-continue` holds the body back until the server says `100`: a stale
+/// connection that closes on the head alone leaves the body unsent, and the retry sends
+/// head and body on the new connection.
+#[test]
+fn a_put_held_for_100_continue_is_retried_with_its_body() {
+    let body = b"held back".to_vec();
+    let stale = Script::new().respond(OK).read_head().close();
+    let fresh = Script::new()
+        .read_head()
+        .write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        .read_body(body.len())
+        .write(OK);
+    let peer = ScriptedPeer::start(vec![stale, fresh]);
+    let url = peer.url("/");
+    let (client, events) = recording_client(no_hang);
+    run(async {
+        get_ok(&client, &url).await;
+        let put = put_with_headers_and_body(&url, &body)
+            .header("Expect", "100-continue")
+            .build()
+            .unwrap();
+        let resp = client.send(put).await.expect("retried on a new connection");
+        assert_eq!(resp.into_body().bytes().await.unwrap(), "ok");
+    });
+    let (first, second) = (peer.record(0), peer.record(1));
+    assert_eq!(second.heads, first.heads[1..]);
+    assert!(first.bodies.is_empty());
+    assert_eq!(second.bodies, [body]);
+    assert!(events
+        .borrow()
+        .contains(&"retried:ClosedBeforeResponse".to_string()));
+}
+
+/// A streamed or file body is consumed as it is sent: an idempotent `PUT` with one fails on
+/// a stale connection (retry-safe by itself) and is not sent again.
+#[test]
+fn a_put_with_a_stream_or_file_body_is_never_sent_twice() {
+    let path = std::env::temp_dir().join(format!("weir-retry-{}.bin", std::process::id()));
+    std::fs::write(&path, b"data").unwrap();
+    let bodies: [Box<dyn Fn() -> weir::http::Body>; 2] = [
+        Box::new(|| weir::http::Body::sized_stream(one_piece(b"data"), 4)),
+        Box::new(|| weir::http::Body::file(std::fs::File::open(&path).unwrap(), 4)),
+    ];
+    for make_body in bodies {
+        let stale = Script::new().respond(OK).read_head().read_body(4).close();
+        let peer = ScriptedPeer::start(vec![stale, Script::new().respond(OK)]);
+        let url = peer.url("/");
+        let (client, events) = recording_client(no_hang);
+        let err = run(async {
+            get_ok(&client, &url).await;
+            let put = Request::put(&url).body(make_body()).build().unwrap();
+            client.send(put).await.err()
+        });
+        let err = err.expect("the PUT must fail, not be retried");
+        assert_eq!(err.kind(), Kind::ClosedBeforeResponse, "{err}");
+        assert!(err.is_retry_safe());
+        assert_eq!(peer.record(0).bodies, [b"data".to_vec()]);
+        assert_eq!(peer.connections(), 1, "no new connection for a retry");
+        assert!(
+            !events.borrow().iter().any(|e| e.starts_with("retried")),
+            "{:?}",
+            events.borrow()
+        );
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
+/// A stream of one piece.
+fn one_piece(
+    piece: &'static [u8],
+) -> impl futures_core::Stream<Item = std::io::Result<bytes::Bytes>> + Send {
+    struct One(Option<bytes::Bytes>);
+    impl futures_core::Stream for One {
+        type Item = std::io::Result<bytes::Bytes>;
+        fn poll_next(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            std::task::Poll::Ready(self.0.take().map(Ok))
+        }
+    }
+    One(Some(bytes::Bytes::from_static(piece)))
+}
+
 #[test]
 fn waiters_are_served_first_in_first_out() {
     let server = HyperServer::fixed(b"x");
