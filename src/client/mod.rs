@@ -14,7 +14,9 @@
 //! A request that fails on a *reused* connection before any response byte arrived
 //! ([`Error::is_retry_safe`]) is sent once more on a new connection, when its method is
 //! idempotent (GET, HEAD, PUT, DELETE, OPTIONS, TRACE) and its body replayable (empty or in
-//! memory); a `POST` or a streamed body is never sent twice.
+//! memory); a `POST` or a streamed body is never sent twice. The second attempt sends the
+//! request the failed connection handed back with its error, not a copy made in advance: a
+//! request that succeeds pays nothing for the retry.
 //!
 //! An idle pooled connection costs about 400 bytes of heap (no read or write buffer:
 //! `tests/client_alloc.rs` counts it) and no timer: one reaper timer runs only while idle
@@ -205,23 +207,40 @@ impl Client {
             // The connection layer knows whether it is writing or waiting; a whole-request
             // timeout from here on is reported as waiting for the response.
             phase.set(Phase::ReadHead);
-            let opts = send_options(eff);
-            if !(reused && retry::may_replay(&req)) {
-                return conn.send_with(req, opts).await;
-            }
-            // A stale connection hands the request back (no copy was made to have it).
-            match conn.send_retryable(req, opts).await {
-                Ok(resp) => return Ok(resp),
-                Err(SendFailure {
-                    error,
-                    request: Some(again),
-                }) => {
-                    self.emit_retried(again.url().origin(), 2, error.kind());
+            match self.attempt(conn, req, reused, eff).await {
+                Attempt::Done(result) => return result,
+                Attempt::Retry(again) => {
                     req = again;
                     fresh = true;
                 }
-                Err(failure) => return Err(failure.error),
             }
+        }
+    }
+
+    /// Sends `req` on `conn`. On a reused connection, a request that may be sent twice is
+    /// retried when the connection hands it back with a retry-safe failure (no copy is made
+    /// to have it).
+    async fn attempt(
+        &self,
+        conn: Connection<Idle>,
+        req: Request,
+        reused: bool,
+        eff: &Effective,
+    ) -> Attempt {
+        let opts = send_options(eff);
+        if !(reused && retry::may_replay(&req)) {
+            return Attempt::Done(conn.send_with(req, opts).await);
+        }
+        match conn.send_retryable(req, opts).await {
+            Ok(resp) => Attempt::Done(Ok(resp)),
+            Err(SendFailure {
+                error,
+                request: Some(again),
+            }) => {
+                self.emit_retried(again.url().origin(), 2, error.kind());
+                Attempt::Retry(again)
+            }
+            Err(failure) => Attempt::Done(Err(failure.error)),
         }
     }
 
@@ -335,6 +354,14 @@ fn conn_config(config: &ClientConfig, eff: Option<&Effective>) -> ConnConfig {
         local_address: config.local_address,
         ..config.conn.clone()
     }
+}
+
+/// What one attempt on a connection came to.
+enum Attempt {
+    /// The response, or an error to report.
+    Done(Result<Response<Body>>),
+    /// A stale connection handed the request back: send it on a new connection.
+    Retry(Request),
 }
 
 /// This request's read and write timeouts and deadline, for the connection.

@@ -60,7 +60,7 @@ pub(super) trait Abort: Sized {
 /// Moves the request's head into `err` when the sender asked for it back and `err` says no
 /// response byte arrived ([`Error::is_retry_safe`]): the server never began to answer.
 fn hand_back_request(m: &mut Meta, err: Error) -> Error {
-    if !(m.hand_back && err.is_retry_safe()) {
+    if !(m.return_request && err.is_retry_safe()) {
         return err;
     }
     match m.req.take() {

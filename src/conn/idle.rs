@@ -4,10 +4,10 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::state::Idle;
+use super::state::{Idle, WritingHead};
 use super::{writing, Body, Connection, Gen, Recycled, Recycler, Transport};
 use crate::error::{Error, Result};
-use crate::http::{self, encode_head, Origin, Request, RequestFraming, Response};
+use crate::http::{self, encode_head, Origin, Request, RequestEncoder, RequestFraming, Response};
 
 /// Per-request overrides of the connection's [`ConnConfig`](super::ConnConfig).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -44,7 +44,8 @@ impl Connection<Idle> {
 
     /// [`send`](Connection::send) with per-request timeouts.
     pub async fn send_with(self, req: Request, opts: SendOptions) -> Result<Response<Body>> {
-        self.start(req, opts, false).await
+        let (conn, enc) = self.begin(&req, &opts, false)?;
+        writing::exchange(conn, enc, req).await
     }
 
     /// [`send_with`](Connection::send_with), but a failure before any response byte arrived
@@ -58,7 +59,13 @@ impl Connection<Idle> {
         opts: SendOptions,
     ) -> std::result::Result<Response<Body>, SendFailure> {
         let body = replayable(req.body());
-        let result = self.start(req, opts, body.is_some()).await;
+        let (conn, enc) = self
+            .begin(&req, &opts, body.is_some())
+            .map_err(|error| SendFailure {
+                error,
+                request: None,
+            })?;
+        let result = writing::exchange(conn, enc, req).await;
         result.map_err(|mut error| {
             let head = error.take_request_head();
             let request = head.zip(body).map(|(h, b)| Request::from_parts(h, b));
@@ -66,18 +73,19 @@ impl Connection<Idle> {
         })
     }
 
-    /// Encodes the head and runs the exchange; `hand_back`: a retry-safe failure carries the
-    /// request's head back.
-    async fn start(
+    /// Encodes the head into a fresh buffer and starts the exchange; `return_request`: a
+    /// retry-safe failure carries the request's head back. An invalid request hands the
+    /// still idle connection back.
+    fn begin(
         self,
-        req: Request,
-        opts: SendOptions,
-        hand_back: bool,
-    ) -> Result<Response<Body>> {
+        req: &Request,
+        opts: &SendOptions,
+        return_request: bool,
+    ) -> Result<(Gen<WritingHead>, RequestEncoder)> {
         let mut conn = self.0;
         let m = &mut *conn.inner.m;
         m.buf = super::buf::take(m.cfg.read_buffer_size);
-        let enc = match encode_head(&req, &mut m.buf) {
+        let enc = match encode_head(req, &mut m.buf) {
             Ok(enc) => enc,
             Err(err) => {
                 conn.inner.release_exchange();
@@ -86,9 +94,9 @@ impl Connection<Idle> {
             }
         };
         let mut conn = super::mark(conn.on_send(enc.framing() != RequestFraming::None));
-        conn.inner.begin_exchange(&opts);
-        conn.inner.m.hand_back = hand_back;
-        writing::exchange(conn, enc, req).await
+        conn.inner.begin_exchange(opts);
+        conn.inner.m.return_request = return_request;
+        Ok((conn, enc))
     }
 
     /// Whether this connection may carry another request: the peer has not hung up (as the

@@ -184,7 +184,7 @@ pub(crate) struct Meta {
     /// The request in flight (its URL goes into errors).
     pub(crate) req: Option<RequestHead>,
     /// The sender wants the request's head back with a retry-safe failure ([`super::fail`]).
-    pub(crate) hand_back: bool,
+    pub(crate) return_request: bool,
     /// The read timer of the current wait in the body.
     pub(crate) deadline: Deadline,
     /// How much the next body read may pull (grows while reads fill the buffer).
@@ -241,7 +241,7 @@ impl ConnIo {
             decoder: BodyDecoder::empty(),
             hint: None,
             req: None,
-            hand_back: false,
+            return_request: false,
             deadline: Deadline::new(None),
             read_size: 0,
             grown: false,
