@@ -4,11 +4,14 @@
 //! # Design
 //!
 //! A *slot* is the right to have one connection connecting or carrying a request. Slots are
-//! permits of two FIFO [`Semaphore`]s: one per origin (`max_connections_per_host`) and one for
-//! the whole pool (`max_connections`); a checkout takes the host's permit first, then the
-//! total one, so waiters queue in arrival order on both: FIFO per host, and a request for a
+//! permits of two FIFO [`LocalSemaphore`]s: one per origin (`max_connections_per_host`) and
+//! one for the whole pool (`max_connections`); a checkout takes the host's permit first, then
+//! the total one, so waiters queue in arrival order on both: FIFO per host, and a request for a
 //! host with free permits is not held behind a waiter of a busy host (model/pool.toml,
-//! `host_granted` is the step between the two queues). A [`Lease`] owns the two permits and
+//! `host_granted` is the step between the two queues). A waiter takes its permit when it runs
+//! (a release only wakes it), so the pool's transitions happen, and are traced, in the order
+//! the model's queues allow: a permit handed off at release but seen later could be overtaken
+//! in the trace by a newcomer's free permit. A [`Lease`] owns the two permits and
 //! the connection's place in the counts; its `Drop` gives all of it back, so a checkout
 //! cancelled at any await point, a failed connect and a dropped body all release their slot.
 //!
@@ -37,15 +40,13 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::future::Future;
 use std::rc::{Rc, Weak};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::event::{ClientEvent, CloseReason};
 use crate::error::{Error, Kind, Phase, Result};
 use crate::http::Origin;
-use crate::rt::sync::{OwnedPermit, Semaphore};
+use crate::rt::sync::{LocalAcquire, LocalPermit, LocalSemaphore};
 use crate::rt::JoinHandle;
 
 /// How much later than the earliest expiry the reaper may wake, so that connections expiring
@@ -156,7 +157,7 @@ struct Inner<C> {
     /// The limits.
     config: PoolConfig,
     /// The `max_connections` slots.
-    total_permits: Arc<Semaphore>,
+    total_permits: Rc<LocalSemaphore>,
     /// Per-origin entries.
     hosts: RefCell<HashMap<Origin, Rc<Host<C>>>>,
     /// Sums of every host's counts.
@@ -176,7 +177,7 @@ struct Host<C> {
     /// The origin.
     origin: Origin,
     /// The `max_connections_per_host` slots.
-    permits: Arc<Semaphore>,
+    permits: Rc<LocalSemaphore>,
     /// Idle connections, most recently used at the back.
     idle: RefCell<VecDeque<IdleConn<C>>>,
     /// This origin's counts.
@@ -211,7 +212,7 @@ pub(crate) struct Lease<C: Poolable> {
     /// Connecting or active.
     stage: Stage,
     /// The origin's permit then the pool's; `None` only during `Drop`.
-    permits: Option<(OwnedPermit, OwnedPermit)>,
+    permits: Option<(LocalPermit, LocalPermit)>,
     /// The checkout's number, for traces.
     serial: u64,
     /// Whether its end was reported (connect failed, checked in, closed); a lease dropped
@@ -249,7 +250,7 @@ fn trace_event(event: &'static str, args: &[i32]) {
 impl<C: Poolable> Pool<C> {
     /// An empty pool with these limits, sending events to `events`.
     pub(crate) fn new(config: PoolConfig, events: Option<EventSink>) -> Pool<C> {
-        let total_permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
+        let total_permits = Rc::new(LocalSemaphore::new(config.max_connections.max(1)));
         let inner = Inner {
             config,
             total_permits,
@@ -325,7 +326,7 @@ impl<C: Poolable> Inner<C> {
         }
         let host = Rc::new(Host {
             origin: origin.clone(),
-            permits: Arc::new(Semaphore::new(self.config.max_connections_per_host.max(1))),
+            permits: Rc::new(LocalSemaphore::new(self.config.max_connections_per_host.max(1))),
             idle: RefCell::new(VecDeque::new()),
             counts: Cell::new(PoolCounts::default()),
         });
@@ -340,26 +341,23 @@ impl<C: Poolable> Inner<C> {
         host: &Rc<Host<C>>,
         serial: u64,
         deadline: Option<Instant>,
-    ) -> Result<((OwnedPermit, OwnedPermit), bool)> {
+    ) -> Result<((LocalPermit, LocalPermit), bool)> {
         let mut waiting = None;
-        let host_permit = match host.permits.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => {
+        let host_permit = match host.permits.try_acquire() {
+            Some(p) => p,
+            None => {
                 let w = waiting.insert(Waiting::new(self, host, serial));
-                let permit = w
-                    .wait(host.permits.clone().acquire_owned(), deadline)
-                    .await?;
+                let permit = w.wait(host.permits.acquire(), deadline).await?;
                 // The model's `host_granted`: now queued (if at all) on the total permits.
                 trace_event("host_granted", &[serial as i32, host.trace_id()]);
                 permit
             }
         };
-        let total_permit = match self.total_permits.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => {
+        let total_permit = match self.total_permits.try_acquire() {
+            Some(p) => p,
+            None => {
                 let w = waiting.get_or_insert_with(|| Waiting::new(self, host, serial));
-                w.wait(self.total_permits.clone().acquire_owned(), deadline)
-                    .await?
+                w.wait(self.total_permits.acquire(), deadline).await?
             }
         };
         let waited = waiting.map(Waiting::granted).is_some();
@@ -376,7 +374,7 @@ impl<C: Poolable> Inner<C> {
     fn lease(
         self: &Rc<Self>,
         host: Rc<Host<C>>,
-        permits: (OwnedPermit, OwnedPermit),
+        permits: (LocalPermit, LocalPermit),
         grant: Grant,
     ) -> Checkout<C> {
         let now = Instant::now();
@@ -469,7 +467,7 @@ impl<C: Poolable> Inner<C> {
         self: &Rc<Self>,
         host: Rc<Host<C>>,
         stage: Stage,
-        permits: (OwnedPermit, OwnedPermit),
+        permits: (LocalPermit, LocalPermit),
         serial: u64,
     ) -> Lease<C> {
         self.count(&host, |c| *c.stage_mut(stage) += 1);
@@ -690,7 +688,7 @@ impl<C: Poolable> Inner<C> {
         let counts = host.counts.get();
         let unused = counts == PoolCounts::default()
             && host.idle.borrow().is_empty()
-            && host.permits.available_permits() == self.config.max_connections_per_host.max(1);
+            && host.permits.is_unused();
         if unused {
             self.hosts.borrow_mut().remove(&host.origin);
         }
@@ -774,16 +772,13 @@ impl<C: Poolable> Waiting<C> {
     }
 
     /// Awaits one permit, until `deadline`.
-    async fn wait<F>(&self, acquire: F, deadline: Option<Instant>) -> Result<OwnedPermit>
-    where
-        F: Future<Output = std::result::Result<OwnedPermit, crate::rt::sync::Closed>>,
-    {
+    async fn wait(&self, acquire: LocalAcquire, deadline: Option<Instant>) -> Result<LocalPermit> {
         let Some(deadline) = deadline else {
-            return permit_or_error(acquire.await);
+            return Ok(acquire.await);
         };
         let left = deadline.saturating_duration_since(Instant::now());
         match crate::rt::time::timeout(left, acquire).await {
-            Ok(permit) => permit_or_error(permit),
+            Ok(permit) => Ok(permit),
             Err(_) => {
                 self.settled.set(true);
                 trace_event("timeout", &[self.serial as i32, self.host.trace_id()]);
@@ -806,13 +801,6 @@ impl<C: Poolable> Drop for Waiting<C> {
         self.pool.count(&self.host, |c| c.waiters -= 1);
         self.pool.forget_if_unused(&self.host);
     }
-}
-
-/// The pool never closes its semaphores; should one be closed, the checkout fails cleanly.
-fn permit_or_error(
-    permit: std::result::Result<OwnedPermit, crate::rt::sync::Closed>,
-) -> Result<OwnedPermit> {
-    permit.map_err(|closed| Error::new(Kind::PoolTimeout, Phase::Pool).with_source(closed))
 }
 
 impl<C: Poolable> Lease<C> {
@@ -1248,8 +1236,7 @@ mod tests {
         use super::*;
         use crate::generated::pool::{Event, Model, IDLE};
         use proptest::prelude::*;
-        use std::sync::Arc;
-        use std::task::{Context, Wake, Waker};
+                use std::task::{Context, Wake, Waker};
 
         struct Noop;
         impl Wake for Noop {
