@@ -1229,14 +1229,16 @@ mod tests {
     }
 
     mod conformance {
-        //! Random operation sequences on one origin drive the real pool (fake connections,
+        //! Random operation sequences on two origins (slots 0..3 on the model's host 0, slots
+        //! 3..5 on host 1, so waits happen on both and across them) drive the real pool (fake connections,
         //! futures polled by hand in start order, as the FIFO executor would) and the generated
         //! reference model with the transitions the pool reports; after every operation each
         //! step must be legal, the model's invariants hold, and its counts equal the pool's.
         use super::*;
-        use crate::generated::pool::{Event, Model, IDLE};
+        use crate::generated::pool::{Event, Model, IDLE, WAITING};
         use proptest::prelude::*;
-                use std::task::{Context, Wake, Waker};
+        use std::sync::Arc;
+        use std::task::{Context, Wake, Waker};
 
         struct Noop;
         impl Wake for Noop {
@@ -1266,7 +1268,7 @@ mod tests {
         }
 
         fn op() -> impl Strategy<Value = Op> {
-            (0..8u8, 0..3usize).prop_map(|(k, i)| match k {
+            (0..8u8, 0..SLOTS).prop_map(|(k, i)| match k {
                 0 => Op::Start(i),
                 1 => Op::PollAll,
                 2 => Op::Cancel(i),
@@ -1278,20 +1280,32 @@ mod tests {
             })
         }
 
-        /// Feeds the logged transitions to the model; real serial → model request 0, 2, 4.
+        /// The test's request slots: 3 on host 0 (port 1), 2 on host 1 (port 2), as the model's
+        /// `REQS = 5` requests (request `r` wants host `r % 2`).
+        const SLOTS: usize = 5;
+
+        /// The origin of slot `i`.
+        fn slot_origin(i: usize) -> Origin {
+            origin(if i < 3 { 1 } else { 2 })
+        }
+
+        /// Feeds the logged transitions to the model; real serial → model request 0, 2, 4 on
+        /// port 1 and 1, 3 on port 2; a port names the model's host `port - 1`.
         fn replay(model: &mut Model, map: &mut HashMap<i32, i32>) {
             let log = TEST_LOG.with(|l| std::mem::take(&mut *l.borrow_mut()));
             for (event, args) in log {
                 let arg = if matches!(event, "expire" | "evict") {
-                    0
+                    args[0] - 1
                 } else if let Some(r) = map.get(&args[0]) {
                     *r
                 } else {
                     let used: Vec<i32> = map.values().copied().collect();
-                    let r = [0, 2, 4]
-                        .into_iter()
+                    let candidates: &[i32] = if args[1] == 1 { &[0, 2, 4] } else { &[1, 3] };
+                    let r = candidates
+                        .iter()
+                        .copied()
                         .find(|r| !used.contains(r))
-                        .expect("≤ 3 requests");
+                        .expect("≤ 3 requests per host");
                     map.insert(args[0], r);
                     r
                 };
@@ -1313,18 +1327,20 @@ mod tests {
             crate::rt::block_on(async {
                 TEST_LOG.with(|l| l.borrow_mut().clear());
                 let (pool, _) = pool(config(total, per_host));
-                let o = origin(1);
                 let waker = Waker::from(Arc::new(Noop));
                 let mut model = Model::new(per_host as i32, total as i32);
                 let mut map = HashMap::new();
-                let mut slots: Vec<Slot<'_>> = (0..3).map(|_| Slot::Empty).collect();
+                let origins: Vec<Origin> = (0..SLOTS).map(slot_origin).collect();
+                let mut slots: Vec<Slot<'_>> = (0..SLOTS).map(|_| Slot::Empty).collect();
                 let mut conns: Vec<Rc<Cell<bool>>> = Vec::new();
                 let mut started = 0u64;
                 for op in ops {
                     match op {
                         Op::Start(i) if matches!(slots[i], Slot::Empty) => {
-                            slots[i] =
-                                Slot::Waiting(started, Box::pin(pool.checkout(&o, None, false)));
+                            slots[i] = Slot::Waiting(
+                                started,
+                                Box::pin(pool.checkout(&origins[i], None, false)),
+                            );
                             started += 1;
                             poll_in_order(&mut slots, &waker);
                         }
@@ -1365,19 +1381,25 @@ mod tests {
                         Op::Start(_) => {}
                     }
                     replay(&mut model, &mut map);
-                    let real = pool.stats().host(&o);
+                    let stats = pool.stats();
                     let v = model.vars;
-                    let modelled = (
-                        v.connecting[0] as usize,
-                        v.active[0] as usize,
-                        v.idle[0] as usize,
-                        v.qlen as usize,
-                    );
-                    assert_eq!(
-                        modelled,
-                        (real.connecting, real.active, real.idle, real.waiters),
-                        "after {op:?}"
-                    );
+                    for (h, port) in [(0, 1), (1, 2)] {
+                        let real = stats.host(&origin(port));
+                        let modelled = (
+                            v.connecting[h] as usize,
+                            v.active[h] as usize,
+                            v.idle[h] as usize,
+                            (0..SLOTS)
+                                .filter(|&r| r % 2 == h && v.st[r] == WAITING)
+                                .count(),
+                        );
+                        assert_eq!(
+                            modelled,
+                            (real.connecting, real.active, real.idle, real.waiters),
+                            "host {h} after {op:?}"
+                        );
+                    }
+                    assert_eq!(v.qlen as usize, stats.total.waiters, "after {op:?}");
                 }
                 drop(slots);
                 replay(&mut model, &mut map);
