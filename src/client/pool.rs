@@ -326,7 +326,9 @@ impl<C: Poolable> Inner<C> {
         }
         let host = Rc::new(Host {
             origin: origin.clone(),
-            permits: Rc::new(LocalSemaphore::new(self.config.max_connections_per_host.max(1))),
+            permits: Rc::new(LocalSemaphore::new(
+                self.config.max_connections_per_host.max(1),
+            )),
             idle: RefCell::new(VecDeque::new()),
             counts: Cell::new(PoolCounts::default()),
         });
@@ -1259,6 +1261,7 @@ mod tests {
         enum Op {
             Start(usize),
             PollAll,
+            PollOne(usize),
             Cancel(usize),
             ConnectOk(usize),
             ConnectFail(usize),
@@ -1268,9 +1271,10 @@ mod tests {
         }
 
         fn op() -> impl Strategy<Value = Op> {
-            (0..8u8, 0..SLOTS).prop_map(|(k, i)| match k {
+            (0..9u8, 0..SLOTS).prop_map(|(k, i)| match k {
                 0 => Op::Start(i),
                 1 => Op::PollAll,
+                8 => Op::PollOne(i),
                 2 => Op::Cancel(i),
                 3 => Op::ConnectOk(i),
                 4 => Op::ConnectFail(i),
@@ -1345,6 +1349,7 @@ mod tests {
                             poll_in_order(&mut slots, &waker);
                         }
                         Op::PollAll => poll_in_order(&mut slots, &waker),
+                        Op::PollOne(i) => poll_slot(&mut slots, i, &waker),
                         Op::Cancel(i) => slots[i] = Slot::Empty,
                         Op::ConnectOk(i) => {
                             if let Slot::Connecting(mut lease) =
@@ -1419,17 +1424,43 @@ mod tests {
                 .collect();
             order.sort();
             for (_, i) in order {
-                let Slot::Waiting(_, fut) = &mut slots[i] else {
-                    continue;
-                };
-                let Poll::Ready(out) = fut.as_mut().poll(&mut Context::from_waker(waker)) else {
-                    continue;
-                };
-                slots[i] = match out.expect("no timeout configured") {
-                    Checkout::Reused(conn, lease) => Slot::Active(conn, lease),
-                    Checkout::Connect(lease) => Slot::Connecting(lease),
-                };
+                poll_slot(slots, i, waker);
             }
+        }
+
+        /// Polls slot `i` once if it is a waiting checkout (in any order: an executor may run
+        /// a woken waiter late, after newcomers).
+        fn poll_slot(slots: &mut [Slot<'_>], i: usize, waker: &Waker) {
+            let Slot::Waiting(_, fut) = &mut slots[i] else {
+                return;
+            };
+            let Poll::Ready(out) = fut.as_mut().poll(&mut Context::from_waker(waker)) else {
+                return;
+            };
+            slots[i] = match out.expect("no timeout configured") {
+                Checkout::Reused(conn, lease) => Slot::Active(conn, lease),
+                Checkout::Connect(lease) => Slot::Connecting(lease),
+            };
+        }
+
+        /// The case the two-origin widening found while the pool queued on handing-off
+        /// semaphores: two releases before the woken waiters ran let a host waiter take a free
+        /// total permit, and report it, ahead of an older total waiter that already held one.
+        #[test]
+        fn a_later_waiter_never_reports_its_slot_before_an_older_one() {
+            use Op::*;
+            let ops = vec![
+                Start(0),
+                Start(3),
+                Start(2),
+                Start(1),
+                Start(4),
+                Cancel(0),
+                Cancel(2),
+                Start(0),
+                Start(0),
+            ];
+            run_ops(ops, 2, 3);
         }
 
         proptest! {
@@ -1438,6 +1469,11 @@ mod tests {
             #[test]
             fn pool_conforms_to_the_reference_model(ops in proptest::collection::vec(op(), 1..60)) {
                 run_ops(ops, 2, 3);
+            }
+
+            #[test]
+            fn pool_conforms_when_the_total_limit_binds(ops in proptest::collection::vec(op(), 1..60)) {
+                run_ops(ops, 2, 2);
             }
 
             #[test]

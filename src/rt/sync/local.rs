@@ -252,7 +252,10 @@ mod tests {
         drop(held);
         assert_eq!(first_wakes.0.load(Ordering::Relaxed), 1, "head woken");
         assert_eq!(sem.available_permits(), 1, "not handed off: taken at poll");
-        assert!(sem.try_acquire().is_none(), "no barging while someone waits");
+        assert!(
+            sem.try_acquire().is_none(),
+            "no barging while someone waits"
+        );
         assert!(poll(&mut second, &second_waker).is_pending(), "FIFO");
         let permit = poll(&mut first, &first_waker);
         assert!(permit.is_ready());
@@ -272,8 +275,11 @@ mod tests {
         drop(held); // wakes `first`
         drop(first); // which is cancelled before it runs
         assert_eq!(second_wakes.0.load(Ordering::Relaxed), 1);
-        assert!(poll(&mut second, &second_waker).is_ready());
-        assert!(!sem.is_unused());
+        let permit = poll(&mut second, &second_waker);
+        assert!(permit.is_ready());
+        assert!(!sem.is_unused(), "the permit is held");
+        drop(permit);
+        assert!(sem.is_unused());
     }
 
     #[test]
