@@ -219,7 +219,7 @@ fn a_retried_put_arrives_byte_identical_with_its_headers_and_body() {
         second.heads_text(),
         [String::from_utf8_lossy(&first.heads[1])]
     );
-    assert_eq!(first.bodies, [body.clone()]);
+    assert_eq!(first.bodies, std::slice::from_ref(&body));
     assert_eq!(second.bodies, [body]);
     let retried = events
         .borrow()
@@ -227,6 +227,33 @@ fn a_retried_put_arrives_byte_identical_with_its_headers_and_body() {
         .filter(|e| e.starts_with("retried"))
         .count();
     assert_eq!(retried, 1, "{:?}", events.borrow());
+}
+
+/// Once a response byte arrived the server may have acted: even a `GET` on a reused
+/// connection is then not sent again (the connection hands nothing back).
+#[test]
+fn a_get_whose_response_began_is_not_retried() {
+    let stale = Script::new()
+        .respond(OK)
+        .read_head()
+        .write(b"HTTP/1.1 200 OK\r\nContent-Le")
+        .close();
+    let peer = ScriptedPeer::start(vec![stale, Script::new().respond(OK)]);
+    let url = peer.url("/");
+    let (client, events) = recording_client(no_hang);
+    let err = run(async {
+        get_ok(&client, &url).await;
+        client.get(&url).await.err()
+    });
+    let err = err.expect("the GET must fail, not be retried");
+    assert_eq!(err.kind(), Kind::ClosedMidResponse, "{err}");
+    assert_eq!(err.url(), Some(url.as_str()));
+    assert_eq!(peer.connections(), 1, "no new connection for a retry");
+    assert!(
+        !events.borrow().iter().any(|e| e.starts_with("retried")),
+        "{:?}",
+        events.borrow()
+    );
 }
 
 /// `Expect: 100-continue` holds the body back until the server says `100`: a stale
