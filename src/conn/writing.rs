@@ -52,7 +52,7 @@ pub(super) async fn exchange(
         Ok(held) => held,
         Err(err) => return Err(conn.close_on(err)),
     };
-    conn.inner.m.buf.clear();
+    conn.inner.release_write_buffer();
     let awaiting = match conn.on_head_written() {
         HeadWritten::AwaitingHead(c) => mark(c),
         HeadWritten::WritingBody(c) => match held {
