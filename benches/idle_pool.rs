@@ -34,12 +34,14 @@ struct Counting;
 
 static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+static PEAK_BYTES: AtomicUsize = AtomicUsize::new(0);
 
 // SAFETY: every method forwards to the system allocator with the caller's arguments
 // unchanged; the counters are plain atomics and never affect what is returned.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed);
+        let live = LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK_BYTES.fetch_max(live, Ordering::Relaxed);
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         // SAFETY: forwarded as is (GlobalAlloc's contract is the caller's).
         unsafe { System.alloc(layout) }
@@ -147,6 +149,7 @@ async fn measure(addr: SocketAddr, count: usize) {
     fill(&client, &url, count).await;
     let idle = client.pool_stats().total.idle;
     let m2 = mem();
+    eprintln!("DEBUG peak heap {} KiB; fetch future {} B; send future {} B", PEAK_BYTES.load(Ordering::Relaxed)/1024, std::mem::size_of_val(&fetch(client.clone(), url.clone())), std::mem::size_of_val(&client.send(Request::get(&url).build().unwrap())));
     let extra = idle.saturating_sub(idle_half).max(1);
     let per = |a: usize, b: usize, n: usize| b.saturating_sub(a) as f64 / n.max(1) as f64;
     println!("idle pooled connections: {idle_half} at half, {idle} at full (asked {count})");
