@@ -108,12 +108,16 @@ impl GatedPeer {
         let signal = arrived.clone();
         let thread = std::thread::spawn(move || {
             let mut conns: Vec<TcpStream> = (0..n).map(|_| accept_head(&listener)).collect();
-            conns.iter_mut().for_each(|c| c.write_all(first).expect("first"));
+            conns
+                .iter_mut()
+                .for_each(|c| c.write_all(first).expect("first"));
             signal.send(());
             if gate.recv().is_err() {
                 return;
             }
-            conns.iter_mut().for_each(|c| c.write_all(second).expect("second"));
+            conns
+                .iter_mut()
+                .for_each(|c| c.write_all(second).expect("second"));
             for mut c in conns {
                 let _ = c.read(&mut [0u8; 64]); // until the client closes it
             }
@@ -146,7 +150,11 @@ fn accept_head(listener: &TcpListener) -> TcpStream {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(conn.read(&mut byte).expect("read head"), 1, "head cut short");
+        assert_eq!(
+            conn.read(&mut byte).expect("read head"),
+            1,
+            "head cut short"
+        );
         head.push(byte[0]);
     }
     conn
@@ -197,7 +205,9 @@ fn requests_waiting_for_their_response_hold_no_read_buffer() {
         }
         (waiting_big, waiting_free, client.pool_stats().total.idle)
     });
-    println!("{n} requests waiting: {waiting_big} read buffers alive, {waiting_free} in the free list");
+    println!(
+        "{n} requests waiting: {waiting_big} read buffers alive, {waiting_free} in the free list"
+    );
     assert!(
         waiting_big <= 1,
         "{waiting_big} read-buffer-sized blocks alive while {n} requests waited (one each before the fix)"
@@ -262,12 +272,18 @@ fn read_readiness_is_reported_without_consuming_bytes() {
         let flag = Arc::new(Flag(AtomicBool::new(false)));
         let waker = Waker::from(flag.clone());
         let mut cx = Context::from_waker(&waker);
-        assert!(client.poll_read_ready(&mut cx).is_pending(), "nothing sent yet");
+        assert!(
+            client.poll_read_ready(&mut cx).is_pending(),
+            "nothing sent yet"
+        );
         server.write_all(b"ping").await.expect("write");
         while !flag.0.load(Ordering::Relaxed) {
             weir::rt::time::sleep(Duration::from_millis(1)).await; // until the loop sees it
         }
-        assert!(matches!(client.poll_read_ready(&mut cx), Poll::Ready(Ok(()))));
+        assert!(matches!(
+            client.poll_read_ready(&mut cx),
+            Poll::Ready(Ok(()))
+        ));
         let mut buf = [0u8; 8];
         let n = client.read(&mut buf).await.expect("read");
         assert_eq!(&buf[..n], b"ping", "readiness consumed nothing");
