@@ -4,11 +4,14 @@
 //! # Design
 //!
 //! A *slot* is the right to have one connection connecting or carrying a request. Slots are
-//! permits of two FIFO [`Semaphore`]s: one per origin (`max_connections_per_host`) and one for
-//! the whole pool (`max_connections`); a checkout takes the host's permit first, then the
-//! total one, so waiters queue in arrival order on both: FIFO per host, and a request for a
+//! permits of two FIFO [`LocalSemaphore`]s: one per origin (`max_connections_per_host`) and
+//! one for the whole pool (`max_connections`); a checkout takes the host's permit first, then
+//! the total one, so waiters queue in arrival order on both: FIFO per host, and a request for a
 //! host with free permits is not held behind a waiter of a busy host (model/pool.toml,
-//! `host_granted` is the step between the two queues). A [`Lease`] owns the two permits and
+//! `host_granted` is the step between the two queues). A waiter takes its permit when it runs
+//! (a release only wakes it), so the pool's transitions happen, and are traced, in the order
+//! the model's queues allow: a permit handed off at release but seen later could be overtaken
+//! in the trace by a newcomer's free permit. A [`Lease`] owns the two permits and
 //! the connection's place in the counts; its `Drop` gives all of it back, so a checkout
 //! cancelled at any await point, a failed connect and a dropped body all release their slot.
 //!
@@ -37,15 +40,13 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::future::Future;
 use std::rc::{Rc, Weak};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::event::{ClientEvent, CloseReason};
 use crate::error::{Error, Kind, Phase, Result};
 use crate::http::Origin;
-use crate::rt::sync::{OwnedPermit, Semaphore};
+use crate::rt::sync::{LocalAcquire, LocalPermit, LocalSemaphore};
 use crate::rt::JoinHandle;
 
 /// How much later than the earliest expiry the reaper may wake, so that connections expiring
@@ -156,7 +157,7 @@ struct Inner<C> {
     /// The limits.
     config: PoolConfig,
     /// The `max_connections` slots.
-    total_permits: Arc<Semaphore>,
+    total_permits: Rc<LocalSemaphore>,
     /// Per-origin entries.
     hosts: RefCell<HashMap<Origin, Rc<Host<C>>>>,
     /// Sums of every host's counts.
@@ -176,7 +177,7 @@ struct Host<C> {
     /// The origin.
     origin: Origin,
     /// The `max_connections_per_host` slots.
-    permits: Arc<Semaphore>,
+    permits: Rc<LocalSemaphore>,
     /// Idle connections, most recently used at the back.
     idle: RefCell<VecDeque<IdleConn<C>>>,
     /// This origin's counts.
@@ -211,7 +212,7 @@ pub(crate) struct Lease<C: Poolable> {
     /// Connecting or active.
     stage: Stage,
     /// The origin's permit then the pool's; `None` only during `Drop`.
-    permits: Option<(OwnedPermit, OwnedPermit)>,
+    permits: Option<(LocalPermit, LocalPermit)>,
     /// The checkout's number, for traces.
     serial: u64,
     /// Whether its end was reported (connect failed, checked in, closed); a lease dropped
@@ -249,7 +250,7 @@ fn trace_event(event: &'static str, args: &[i32]) {
 impl<C: Poolable> Pool<C> {
     /// An empty pool with these limits, sending events to `events`.
     pub(crate) fn new(config: PoolConfig, events: Option<EventSink>) -> Pool<C> {
-        let total_permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
+        let total_permits = Rc::new(LocalSemaphore::new(config.max_connections.max(1)));
         let inner = Inner {
             config,
             total_permits,
@@ -325,7 +326,9 @@ impl<C: Poolable> Inner<C> {
         }
         let host = Rc::new(Host {
             origin: origin.clone(),
-            permits: Arc::new(Semaphore::new(self.config.max_connections_per_host.max(1))),
+            permits: Rc::new(LocalSemaphore::new(
+                self.config.max_connections_per_host.max(1),
+            )),
             idle: RefCell::new(VecDeque::new()),
             counts: Cell::new(PoolCounts::default()),
         });
@@ -340,26 +343,23 @@ impl<C: Poolable> Inner<C> {
         host: &Rc<Host<C>>,
         serial: u64,
         deadline: Option<Instant>,
-    ) -> Result<((OwnedPermit, OwnedPermit), bool)> {
+    ) -> Result<((LocalPermit, LocalPermit), bool)> {
         let mut waiting = None;
-        let host_permit = match host.permits.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => {
+        let host_permit = match host.permits.try_acquire() {
+            Some(p) => p,
+            None => {
                 let w = waiting.insert(Waiting::new(self, host, serial));
-                let permit = w
-                    .wait(host.permits.clone().acquire_owned(), deadline)
-                    .await?;
+                let permit = w.wait(host.permits.acquire(), deadline).await?;
                 // The model's `host_granted`: now queued (if at all) on the total permits.
                 trace_event("host_granted", &[serial as i32, host.trace_id()]);
                 permit
             }
         };
-        let total_permit = match self.total_permits.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => {
+        let total_permit = match self.total_permits.try_acquire() {
+            Some(p) => p,
+            None => {
                 let w = waiting.get_or_insert_with(|| Waiting::new(self, host, serial));
-                w.wait(self.total_permits.clone().acquire_owned(), deadline)
-                    .await?
+                w.wait(self.total_permits.acquire(), deadline).await?
             }
         };
         let waited = waiting.map(Waiting::granted).is_some();
@@ -376,7 +376,7 @@ impl<C: Poolable> Inner<C> {
     fn lease(
         self: &Rc<Self>,
         host: Rc<Host<C>>,
-        permits: (OwnedPermit, OwnedPermit),
+        permits: (LocalPermit, LocalPermit),
         grant: Grant,
     ) -> Checkout<C> {
         let now = Instant::now();
@@ -469,7 +469,7 @@ impl<C: Poolable> Inner<C> {
         self: &Rc<Self>,
         host: Rc<Host<C>>,
         stage: Stage,
-        permits: (OwnedPermit, OwnedPermit),
+        permits: (LocalPermit, LocalPermit),
         serial: u64,
     ) -> Lease<C> {
         self.count(&host, |c| *c.stage_mut(stage) += 1);
@@ -690,7 +690,7 @@ impl<C: Poolable> Inner<C> {
         let counts = host.counts.get();
         let unused = counts == PoolCounts::default()
             && host.idle.borrow().is_empty()
-            && host.permits.available_permits() == self.config.max_connections_per_host.max(1);
+            && host.permits.is_unused();
         if unused {
             self.hosts.borrow_mut().remove(&host.origin);
         }
@@ -774,16 +774,13 @@ impl<C: Poolable> Waiting<C> {
     }
 
     /// Awaits one permit, until `deadline`.
-    async fn wait<F>(&self, acquire: F, deadline: Option<Instant>) -> Result<OwnedPermit>
-    where
-        F: Future<Output = std::result::Result<OwnedPermit, crate::rt::sync::Closed>>,
-    {
+    async fn wait(&self, acquire: LocalAcquire, deadline: Option<Instant>) -> Result<LocalPermit> {
         let Some(deadline) = deadline else {
-            return permit_or_error(acquire.await);
+            return Ok(acquire.await);
         };
         let left = deadline.saturating_duration_since(Instant::now());
         match crate::rt::time::timeout(left, acquire).await {
-            Ok(permit) => permit_or_error(permit),
+            Ok(permit) => Ok(permit),
             Err(_) => {
                 self.settled.set(true);
                 trace_event("timeout", &[self.serial as i32, self.host.trace_id()]);
@@ -806,13 +803,6 @@ impl<C: Poolable> Drop for Waiting<C> {
         self.pool.count(&self.host, |c| c.waiters -= 1);
         self.pool.forget_if_unused(&self.host);
     }
-}
-
-/// The pool never closes its semaphores; should one be closed, the checkout fails cleanly.
-fn permit_or_error(
-    permit: std::result::Result<OwnedPermit, crate::rt::sync::Closed>,
-) -> Result<OwnedPermit> {
-    permit.map_err(|closed| Error::new(Kind::PoolTimeout, Phase::Pool).with_source(closed))
 }
 
 impl<C: Poolable> Lease<C> {
@@ -1241,12 +1231,13 @@ mod tests {
     }
 
     mod conformance {
-        //! Random operation sequences on one origin drive the real pool (fake connections,
+        //! Random operation sequences on two origins (slots 0..3 on the model's host 0, slots
+        //! 3..5 on host 1, so waits happen on both and across them) drive the real pool (fake connections,
         //! futures polled by hand in start order, as the FIFO executor would) and the generated
         //! reference model with the transitions the pool reports; after every operation each
         //! step must be legal, the model's invariants hold, and its counts equal the pool's.
         use super::*;
-        use crate::generated::pool::{Event, Model, IDLE};
+        use crate::generated::pool::{Event, Model, IDLE, WAITING};
         use proptest::prelude::*;
         use std::sync::Arc;
         use std::task::{Context, Wake, Waker};
@@ -1270,6 +1261,7 @@ mod tests {
         enum Op {
             Start(usize),
             PollAll,
+            PollOne(usize),
             Cancel(usize),
             ConnectOk(usize),
             ConnectFail(usize),
@@ -1279,9 +1271,10 @@ mod tests {
         }
 
         fn op() -> impl Strategy<Value = Op> {
-            (0..8u8, 0..3usize).prop_map(|(k, i)| match k {
+            (0..9u8, 0..SLOTS).prop_map(|(k, i)| match k {
                 0 => Op::Start(i),
                 1 => Op::PollAll,
+                8 => Op::PollOne(i),
                 2 => Op::Cancel(i),
                 3 => Op::ConnectOk(i),
                 4 => Op::ConnectFail(i),
@@ -1291,20 +1284,32 @@ mod tests {
             })
         }
 
-        /// Feeds the logged transitions to the model; real serial → model request 0, 2, 4.
+        /// The test's request slots: 3 on host 0 (port 1), 2 on host 1 (port 2), as the model's
+        /// `REQS = 5` requests (request `r` wants host `r % 2`).
+        const SLOTS: usize = 5;
+
+        /// The origin of slot `i`.
+        fn slot_origin(i: usize) -> Origin {
+            origin(if i < 3 { 1 } else { 2 })
+        }
+
+        /// Feeds the logged transitions to the model; real serial → model request 0, 2, 4 on
+        /// port 1 and 1, 3 on port 2; a port names the model's host `port - 1`.
         fn replay(model: &mut Model, map: &mut HashMap<i32, i32>) {
             let log = TEST_LOG.with(|l| std::mem::take(&mut *l.borrow_mut()));
             for (event, args) in log {
                 let arg = if matches!(event, "expire" | "evict") {
-                    0
+                    args[0] - 1
                 } else if let Some(r) = map.get(&args[0]) {
                     *r
                 } else {
                     let used: Vec<i32> = map.values().copied().collect();
-                    let r = [0, 2, 4]
-                        .into_iter()
+                    let candidates: &[i32] = if args[1] == 1 { &[0, 2, 4] } else { &[1, 3] };
+                    let r = candidates
+                        .iter()
+                        .copied()
                         .find(|r| !used.contains(r))
-                        .expect("≤ 3 requests");
+                        .expect("≤ 3 requests per host");
                     map.insert(args[0], r);
                     r
                 };
@@ -1326,22 +1331,25 @@ mod tests {
             crate::rt::block_on(async {
                 TEST_LOG.with(|l| l.borrow_mut().clear());
                 let (pool, _) = pool(config(total, per_host));
-                let o = origin(1);
                 let waker = Waker::from(Arc::new(Noop));
                 let mut model = Model::new(per_host as i32, total as i32);
                 let mut map = HashMap::new();
-                let mut slots: Vec<Slot<'_>> = (0..3).map(|_| Slot::Empty).collect();
+                let origins: Vec<Origin> = (0..SLOTS).map(slot_origin).collect();
+                let mut slots: Vec<Slot<'_>> = (0..SLOTS).map(|_| Slot::Empty).collect();
                 let mut conns: Vec<Rc<Cell<bool>>> = Vec::new();
                 let mut started = 0u64;
                 for op in ops {
                     match op {
                         Op::Start(i) if matches!(slots[i], Slot::Empty) => {
-                            slots[i] =
-                                Slot::Waiting(started, Box::pin(pool.checkout(&o, None, false)));
+                            slots[i] = Slot::Waiting(
+                                started,
+                                Box::pin(pool.checkout(&origins[i], None, false)),
+                            );
                             started += 1;
                             poll_in_order(&mut slots, &waker);
                         }
                         Op::PollAll => poll_in_order(&mut slots, &waker),
+                        Op::PollOne(i) => poll_slot(&mut slots, i, &waker),
                         Op::Cancel(i) => slots[i] = Slot::Empty,
                         Op::ConnectOk(i) => {
                             if let Slot::Connecting(mut lease) =
@@ -1378,19 +1386,25 @@ mod tests {
                         Op::Start(_) => {}
                     }
                     replay(&mut model, &mut map);
-                    let real = pool.stats().host(&o);
+                    let stats = pool.stats();
                     let v = model.vars;
-                    let modelled = (
-                        v.connecting[0] as usize,
-                        v.active[0] as usize,
-                        v.idle[0] as usize,
-                        v.qlen as usize,
-                    );
-                    assert_eq!(
-                        modelled,
-                        (real.connecting, real.active, real.idle, real.waiters),
-                        "after {op:?}"
-                    );
+                    for (h, port) in [(0, 1), (1, 2)] {
+                        let real = stats.host(&origin(port));
+                        let modelled = (
+                            v.connecting[h] as usize,
+                            v.active[h] as usize,
+                            v.idle[h] as usize,
+                            (0..SLOTS)
+                                .filter(|&r| r % 2 == h && v.st[r] == WAITING)
+                                .count(),
+                        );
+                        assert_eq!(
+                            modelled,
+                            (real.connecting, real.active, real.idle, real.waiters),
+                            "host {h} after {op:?}"
+                        );
+                    }
+                    assert_eq!(v.qlen as usize, stats.total.waiters, "after {op:?}");
                 }
                 drop(slots);
                 replay(&mut model, &mut map);
@@ -1410,17 +1424,43 @@ mod tests {
                 .collect();
             order.sort();
             for (_, i) in order {
-                let Slot::Waiting(_, fut) = &mut slots[i] else {
-                    continue;
-                };
-                let Poll::Ready(out) = fut.as_mut().poll(&mut Context::from_waker(waker)) else {
-                    continue;
-                };
-                slots[i] = match out.expect("no timeout configured") {
-                    Checkout::Reused(conn, lease) => Slot::Active(conn, lease),
-                    Checkout::Connect(lease) => Slot::Connecting(lease),
-                };
+                poll_slot(slots, i, waker);
             }
+        }
+
+        /// Polls slot `i` once if it is a waiting checkout (in any order: an executor may run
+        /// a woken waiter late, after newcomers).
+        fn poll_slot(slots: &mut [Slot<'_>], i: usize, waker: &Waker) {
+            let Slot::Waiting(_, fut) = &mut slots[i] else {
+                return;
+            };
+            let Poll::Ready(out) = fut.as_mut().poll(&mut Context::from_waker(waker)) else {
+                return;
+            };
+            slots[i] = match out.expect("no timeout configured") {
+                Checkout::Reused(conn, lease) => Slot::Active(conn, lease),
+                Checkout::Connect(lease) => Slot::Connecting(lease),
+            };
+        }
+
+        /// The case the two-origin widening found while the pool queued on handing-off
+        /// semaphores: two releases before the woken waiters ran let a host waiter take a free
+        /// total permit, and report it, ahead of an older total waiter that already held one.
+        #[test]
+        fn a_later_waiter_never_reports_its_slot_before_an_older_one() {
+            use Op::*;
+            let ops = vec![
+                Start(0),
+                Start(3),
+                Start(2),
+                Start(1),
+                Start(4),
+                Cancel(0),
+                Cancel(2),
+                Start(0),
+                Start(0),
+            ];
+            run_ops(ops, 2, 3);
         }
 
         proptest! {
@@ -1429,6 +1469,11 @@ mod tests {
             #[test]
             fn pool_conforms_to_the_reference_model(ops in proptest::collection::vec(op(), 1..60)) {
                 run_ops(ops, 2, 3);
+            }
+
+            #[test]
+            fn pool_conforms_when_the_total_limit_binds(ops in proptest::collection::vec(op(), 1..60)) {
+                run_ops(ops, 2, 2);
             }
 
             #[test]
