@@ -1,18 +1,24 @@
 //! Memory of idle pooled connections: 10,000 keep-alive connections parked in one
 //! `weir::client::Client`'s pool, then heap (a counting global allocator in this process)
-//! and RSS per idle connection.
+//! and RSS per idle connection, and the process RSS as it is (no `malloc_trim`).
 //!
 //! ```text
-//! idle_pool [--count N]
+//! idle_pool [--count N] [--fill requests|preconnect]
 //! ```
+//! Without `--fill` it runs itself once per way of filling the pool, each in a fresh process:
+//! - `requests`: N requests at once (N connections), every body read to its end, so each
+//!   connection goes back to the pool. While they wait for their responses the requests hold
+//!   no read or write buffer (only their futures: ~3.3 KiB each, plus the connection), and
+//!   the allocator keeps that high-water mark mapped once they are gone: the RSS is reported
+//!   as is and after `malloc_trim(0)`.
+//! - `preconnect`: `Client::preconnect(url, N)`: the connections alone, no request state.
+//!
 //! The server is this same binary run as a child process (`--serve`): a weir loop answering
 //! every request with a 2-byte body and keeping the connection, so its memory is not counted.
-//! The client sends N/2 requests at once (N/2 connections), reads every body to its end (each
-//! connection goes back to the pool), measures, then N requests at once (N connections) and
-//! measures again: heap and RSS per idle connection are the half-to-full difference, so fixed
-//! costs cancel. RSS is given as is and after `malloc_trim(0)` (the fill itself had N requests
-//! in flight, each with its buffers: freed memory glibc keeps is not the pool's). Goals: ≤ 1 KiB of heap per idle connection and ≤ 32 MiB
-//! RSS in total for 10,000 (hyper-util's pool measured 26 KB heap, 24 KB RSS per connection).
+//! The pool is filled to N/2, measured, then to N and measured again: heap and RSS per idle
+//! connection are the half-to-full difference, so fixed costs cancel. Goals (issue #5): <= 1
+//! KiB of heap per idle connection and <= 32 MiB process RSS for 10,000, without trimming
+//! (hyper-util's pool measured 26 KB heap, 24 KB RSS per connection).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufRead, BufReader, Write};
@@ -34,12 +40,14 @@ struct Counting;
 
 static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+static PEAK_BYTES: AtomicUsize = AtomicUsize::new(0);
 
 // SAFETY: every method forwards to the system allocator with the caller's arguments
 // unchanged; the counters are plain atomics and never affect what is returned.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed);
+        let live = LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK_BYTES.fetch_max(live, Ordering::Relaxed);
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         // SAFETY: forwarded as is (GlobalAlloc's contract is the caller's).
         unsafe { System.alloc(layout) }
@@ -73,13 +81,15 @@ fn main() {
     if argv.first().map(String::as_str) == Some("--serve") {
         return serve();
     }
-    let count = match argv.as_slice() {
-        [] => 10_000,
-        [flag, n] if flag == "--count" => n.parse().expect("--count N"),
-        _ => {
-            eprintln!("usage: idle_pool [--count N]");
+    let (count, fill) = match parse(&argv) {
+        Ok(parsed) => parsed,
+        Err(msg) => {
+            eprintln!("{msg}\nusage: idle_pool [--count N] [--fill requests|preconnect]");
             std::process::exit(2)
         }
+    };
+    let Some(fill) = fill else {
+        return run_each_fill(count);
     };
     let limit = weir::rt::raise_fd_limit().expect("raise fd limit");
     assert!(
@@ -88,9 +98,47 @@ fn main() {
     );
     let (mut server, addr) = start_server();
     let rt = weir::rt::Runtime::new().expect("runtime");
-    rt.block_on(measure(addr, count));
+    rt.block_on(measure(addr, count, fill));
     let _ = server.kill();
     let _ = server.wait();
+}
+
+/// How the pool is filled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fill {
+    /// N requests at once.
+    Requests,
+    /// `Client::preconnect`.
+    Preconnect,
+}
+
+/// `(count, fill)` from the arguments (`fill` `None`: run both, each in its own process).
+fn parse(argv: &[String]) -> Result<(usize, Option<Fill>), String> {
+    let (mut count, mut fill) = (10_000, None);
+    let mut args = argv.iter();
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--count" => count = value.parse().map_err(|_| "--count N")?,
+            "--fill" if value == "requests" => fill = Some(Fill::Requests),
+            "--fill" if value == "preconnect" => fill = Some(Fill::Preconnect),
+            _ => return Err(format!("unknown argument {flag} {value}")),
+        }
+    }
+    Ok((count, fill))
+}
+
+/// Runs this binary once per fill, each in a fresh process (so one's RSS is not the other's).
+fn run_each_fill(count: usize) {
+    let exe = std::env::current_exe().expect("current exe");
+    for fill in ["preconnect", "requests"] {
+        println!("== fill: {fill}");
+        let status = Command::new(&exe)
+            .args(["--count", &count.to_string(), "--fill", fill])
+            .status()
+            .expect("run a fill");
+        assert!(status.success(), "fill {fill} failed: {status}");
+    }
 }
 
 /// Resident set size in KiB.
@@ -98,27 +146,43 @@ fn rss_kib() -> usize {
     util::bench::rss_kib() as usize
 }
 
-/// Live heap bytes, RSS KiB, and RSS KiB after `malloc_trim` gave freed memory back.
+/// Live heap bytes and RSS KiB.
 #[derive(Debug, Clone, Copy)]
 struct Mem {
     heap: usize,
     rss: usize,
-    rss_trimmed: usize,
 }
 
+/// Measures without trimming: a `malloc_trim` here would lower the later figures too.
 fn mem() -> Mem {
-    let (heap, rss) = (LIVE_BYTES.load(Ordering::Relaxed), rss_kib());
+    Mem {
+        heap: LIVE_BYTES.load(Ordering::Relaxed),
+        rss: rss_kib(),
+    }
+}
+
+/// RSS KiB after `malloc_trim(0)` gave the allocator's free memory back (call last).
+fn rss_trimmed() -> usize {
     // SAFETY: malloc_trim only returns free memory to the OS; it takes no pointer.
     unsafe { libc::malloc_trim(0) };
-    Mem {
-        heap,
-        rss,
-        rss_trimmed: rss_kib(),
+    rss_kib()
+}
+
+/// Fills the pool up to `target` idle connections: `target` requests at once (idle ones
+/// are reused, the rest connect), or a preconnect of the missing ones.
+async fn fill(client: &Client, url: &str, target: usize, how: Fill) {
+    match how {
+        Fill::Requests => fill_with_requests(client, url, target).await,
+        Fill::Preconnect => {
+            let missing = target.saturating_sub(client.pool_stats().total.idle);
+            let opened = client.preconnect(url, missing).await.expect("preconnect");
+            assert_eq!(opened, missing, "preconnect opened {opened} of {missing}");
+        }
     }
 }
 
 /// `n` requests at once: as many connections, all idle in the pool afterwards.
-async fn fill(client: &Client, url: &str, n: usize) {
+async fn fill_with_requests(client: &Client, url: &str, n: usize) {
     let tasks: Vec<_> = (0..n)
         .map(|_| weir::rt::spawn(fetch(client.clone(), url.to_owned())))
         .collect();
@@ -130,7 +194,7 @@ async fn fill(client: &Client, url: &str, n: usize) {
 /// Fills the pool to half, then to full, and reports the difference per connection (so the
 /// fixed costs — the loop, the buffer free list, table capacities — cancel out) and the
 /// totals.
-async fn measure(addr: SocketAddr, count: usize) {
+async fn measure(addr: SocketAddr, count: usize, how: Fill) {
     let client = Client::builder()
         .max_connections(count)
         .max_connections_per_host(count)
@@ -138,17 +202,31 @@ async fn measure(addr: SocketAddr, count: usize) {
         .idle_timeout(None)
         .build();
     let url = format!("http://{addr}/");
-    fill(&client, &url, 1).await; // one-time set-up of the loop and the client
+    fill_with_requests(&client, &url, 1).await; // one-time set-up of the loop and the client
     let m0 = mem();
     let half = count / 2;
-    fill(&client, &url, half).await;
+    fill(&client, &url, half, how).await;
     let idle_half = client.pool_stats().total.idle;
     let m1 = mem();
-    fill(&client, &url, count).await;
+    let peak_half = PEAK_BYTES.load(Ordering::Relaxed);
+    fill(&client, &url, count, how).await;
     let idle = client.pool_stats().total.idle;
     let m2 = mem();
+    let peak = PEAK_BYTES.load(Ordering::Relaxed).max(peak_half);
+    report(count, (idle_half, idle), (m0, m1, m2), peak, rss_trimmed());
+}
+
+/// Prints the figures and whether the goals are met.
+fn report(
+    count: usize,
+    (idle_half, idle): (usize, usize),
+    (m0, m1, m2): (Mem, Mem, Mem),
+    peak: usize,
+    trimmed: usize,
+) {
     let extra = idle.saturating_sub(idle_half).max(1);
     let per = |a: usize, b: usize, n: usize| b.saturating_sub(a) as f64 / n.max(1) as f64;
+    let mib = |kib: usize| kib as f64 / 1024.0;
     println!("idle pooled connections: {idle_half} at half, {idle} at full (asked {count})");
     println!(
         "heap per idle connection: {:.0} B (half -> full difference); {:.0} B (all heap since start / {idle})",
@@ -156,22 +234,30 @@ async fn measure(addr: SocketAddr, count: usize) {
         per(m0.heap, m2.heap, idle)
     );
     println!(
-        "RSS per idle connection: {:.2} KiB trimmed (half -> full difference), {:.2} KiB untrimmed",
-        per(m1.rss_trimmed, m2.rss_trimmed, extra),
+        "RSS per idle connection: {:.2} KiB (half -> full difference)",
         per(m1.rss, m2.rss, extra)
     );
     println!(
-        "process RSS with {idle} idle connections: {:.1} MiB after malloc_trim, {:.1} MiB before (start {:.1} MiB)",
-        m2.rss_trimmed as f64 / 1024.0,
-        m2.rss as f64 / 1024.0,
-        m0.rss_trimmed as f64 / 1024.0
+        "process RSS with {idle} idle connections: {:.1} MiB (no malloc_trim); {:.1} MiB after malloc_trim; start {:.1} MiB",
+        mib(m2.rss),
+        mib(trimmed),
+        mib(m0.rss)
     );
+    println!("peak live heap while filling: {:.1} MiB", mib(peak / 1024));
     let heap_ok = per(m1.heap, m2.heap, extra) <= 1024.0;
-    let rss_ok = m2.rss_trimmed <= 32 * 1024 * count / 10_000;
+    let rss_ok = m2.rss <= 32 * 1024 * count / 10_000;
+    let met = |ok| if ok { "met" } else { "NOT met" };
     println!(
-        "goals: <= 1 KiB heap per idle connection: {}; <= 32 MiB RSS per 10,000 (trimmed): {}",
-        if heap_ok { "met" } else { "NOT met" },
-        if rss_ok { "met" } else { "NOT met" }
+        "goals: <= 1 KiB heap per idle connection: {}; <= 32 MiB RSS per 10,000 (no trim): {}",
+        met(heap_ok),
+        met(rss_ok)
+    );
+    println!(
+        "rss_kib={} rss_trimmed_kib={} heap_per_idle_b={:.0} peak_heap_kib={}",
+        m2.rss,
+        trimmed,
+        per(m1.heap, m2.heap, extra),
+        peak / 1024
     );
 }
 

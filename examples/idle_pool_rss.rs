@@ -1,15 +1,17 @@
-//! Memory of a large idle pool: opens N keep-alive connections at once (default 10,000), reads
-//! every response, and reports the process's resident memory (VmRSS) with the N connections
-//! idle in the pool, against the RSS before the first connection.
+//! Memory of a large idle pool: opens N keep-alive connections (default 10,000) and reports
+//! the process's resident memory (VmRSS) with the N connections idle in the pool, against the
+//! RSS before the first connection.
 //!
 //! ```text
-//! cargo run --release --example idle_pool_rss -- [N]
+//! cargo run --release --example idle_pool_rss -- [N] [requests|preconnect]
 //! ```
-//! The server is this program re-run as a child process (`--serve N`), so its memory is not
-//! counted: it answers nothing until N requests have arrived, so the client really holds N
-//! connections at once, then answers them all. Because all N were active at once, each with a
-//! read buffer, the RSS right after the burst is the burst's high-water mark (the allocator
-//! keeps freed blocks); the figure reported is after `malloc_trim(0)` hands those back.
+//! `requests` (the default) sends N requests at once and reads every response; `preconnect`
+//! opens the connections with `Client::preconnect`, without requests. The server is this
+//! program re-run as a child process (`--serve N`), so its memory is not counted: it answers
+//! nothing until N requests have arrived, so the client really has N requests waiting at
+//! once, then answers them all. Waiting requests hold no read or write buffer, only their
+//! futures (~3.3 KiB each); the allocator keeps that high-water mark mapped after they end,
+//! so the RSS is given as is (the headline) and after `malloc_trim(0)`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -32,6 +34,11 @@ fn main() -> Result<(), BoxError> {
         .map(|s| s.parse())
         .transpose()?
         .unwrap_or(10_000);
+    let preconnect = match args.get(1).map(String::as_str) {
+        None | Some("requests") => false,
+        Some("preconnect") => true,
+        Some(other) => return Err(format!("unknown fill {other}").into()),
+    };
     weir::rt::raise_fd_limit()?;
     let mut child = Command::new(std::env::current_exe()?)
         .args(["--serve", &n.to_string()])
@@ -40,20 +47,23 @@ fn main() -> Result<(), BoxError> {
     let mut line = String::new();
     BufReader::new(child.stdout.take().ok_or("no stdout")?).read_line(&mut line)?;
     let url = format!("http://{}/", line.trim());
-    let result = measure(&url, n);
+    let result = measure(&url, n, preconnect);
     let _ = child.kill();
     let _ = child.wait();
-    let (before, after, idle) = result?;
+    let (before, after, trimmed, idle) = result?;
     let per_conn = (after.saturating_sub(before)) * 1024 / idle.max(1) as u64;
     println!("idle pooled connections: {idle}");
-    println!("VmRSS before: {before} KiB, with them idle: {after} KiB");
+    println!(
+        "VmRSS before: {before} KiB, with them idle: {after} KiB ({trimmed} KiB after malloc_trim)"
+    );
     println!("RSS per idle connection: {per_conn} bytes");
-    println!("rss_kib_with_idle={after} rss_bytes_per_idle_connection={per_conn}");
+    println!("rss_kib_with_idle={after} rss_kib_trimmed={trimmed} rss_bytes_per_idle_connection={per_conn}");
     Ok(())
 }
 
-/// Opens `n` connections at once, reads every response; RSS before, RSS after, idle count.
-fn measure(url: &str, n: usize) -> Result<(u64, u64, usize), BoxError> {
+/// Opens `n` connections (`n` requests at once, or a preconnect); RSS before, RSS with them
+/// idle, the same after `malloc_trim`, idle count.
+fn measure(url: &str, n: usize, preconnect: bool) -> Result<(u64, u64, u64, usize), BoxError> {
     let rt = weir::rt::Runtime::new()?;
     rt.block_on(async {
         let client = Client::builder()
@@ -63,30 +73,33 @@ fn measure(url: &str, n: usize) -> Result<(u64, u64, usize), BoxError> {
             .connect_timeout(Some(Duration::from_secs(60)))
             .build();
         let before = rss_kib()?;
-        let tasks: Vec<_> = (0..n)
-            .map(|_| {
-                let (client, url) = (client.clone(), url.to_string());
-                weir::rt::spawn(async move {
-                    let body = client.get(&url).await?.into_body();
-                    body.bytes().await.map(drop)
-                })
-            })
-            .collect();
-        for t in tasks {
-            t.await.map_err(|e| format!("{e:?}"))??;
+        match preconnect {
+            true => drop(client.preconnect(url, n).await?),
+            false => burst(&client, url, n).await?,
         }
         let idle = client.pool_stats().total.idle;
-        let after_burst = rss_kib()?;
-        // Every connection was active at once above, each with a read buffer; those buffers
-        // are freed now, but the allocator keeps freed small blocks mapped. Ask it to give
-        // them back, so the figure is what the idle pool holds, not the burst's high-water mark.
+        let after = rss_kib()?;
         // SAFETY: malloc_trim only releases free memory; it has no preconditions.
-        let trimmed = unsafe { libc::malloc_trim(0) };
-        println!(
-            "VmRSS right after the burst: {after_burst} KiB (malloc_trim released: {trimmed})"
-        );
-        Ok((before, rss_kib()?, idle))
+        unsafe { libc::malloc_trim(0) };
+        Ok((before, after, rss_kib()?, idle))
     })
+}
+
+/// `n` requests at once, every response read to its end.
+async fn burst(client: &Client, url: &str, n: usize) -> Result<(), BoxError> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (client, url) = (client.clone(), url.to_string());
+            weir::rt::spawn(async move {
+                let body = client.get(&url).await?.into_body();
+                body.bytes().await.map(drop)
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.map_err(|e| format!("{e:?}"))??;
+    }
+    Ok(())
 }
 
 /// VmRSS of this process, in KiB.

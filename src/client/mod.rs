@@ -74,7 +74,7 @@ pub(crate) mod retry;
 use std::cell::Cell;
 use std::fmt;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub use config::{
     ClientBuilder, RequestOptions, CONNECT_TIMEOUT, IDLE_TIMEOUT, MAX_CONNECTIONS,
@@ -189,6 +189,69 @@ impl Client {
     /// Closes every idle pooled connection now.
     pub fn close_idle(&self) {
         self.inner.pool.clear_idle();
+    }
+
+    /// Opens up to `n` new connections to `url`'s origin and parks them idle in the pool,
+    /// without sending a request; returns how many it opened.
+    ///
+    /// It stops early, without waiting or closing anything, once the pool's limits
+    /// (`max_connections`, `max_connections_per_host`, `max_idle_per_host`) leave no room or
+    /// requests are waiting for a slot, or at the first connect failure. Connections are
+    /// opened one after another, with the client's connect timeout (no retries), and reported
+    /// as [`ClientEvent::Connected`]; only the origin of `url` counts. Unlike opening them
+    /// with `n` requests at once, nothing but the connections is allocated, so a large pool
+    /// can be filled without the high-water mark of `n` requests in flight.
+    ///
+    /// # Errors
+    /// A URL that does not parse; the connect error when not even one connection opened.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # weir::rt::block_on(async {
+    /// let client = weir::client::Client::new();
+    /// let opened = client.preconnect("http://127.0.0.1:8080/", 8).await?;
+    /// assert_eq!(client.pool_stats().total.idle, opened);
+    /// # Ok::<(), weir::Error>(()) });
+    /// ```
+    pub async fn preconnect(&self, url: &str, n: usize) -> Result<usize> {
+        let origin = crate::http::Url::parse(url)?.origin().clone();
+        let eff = RequestOptions::default().resolve(&self.inner.config);
+        let mut opened = 0;
+        while opened < n && self.has_room_for(&origin) {
+            let checkout = self
+                .inner
+                .pool
+                .checkout(&origin, Some(Duration::ZERO), true);
+            let Ok(Checkout::Connect(mut lease)) = checkout.await else {
+                break; // a slot was not free at once (or the pool handed out an idle one)
+            };
+            match self.connect(&origin, &eff).await {
+                Ok(conn) => {
+                    lease.connected();
+                    self.emit_connected(&origin, &conn);
+                    let Pooled { conn, slot } = Pooled::new(conn, lease);
+                    crate::conn::Recycler::recycle(&*slot, crate::conn::Recycled::Idle(conn)); // idle now
+                    opened += 1;
+                }
+                Err(err) => {
+                    lease.connect_failed();
+                    return if opened == 0 { Err(err) } else { Ok(opened) };
+                }
+            }
+        }
+        Ok(opened)
+    }
+
+    /// Whether one more idle connection to `origin` fits the pool's limits, with no request
+    /// waiting for a slot.
+    fn has_room_for(&self, origin: &Origin) -> bool {
+        let limits = &self.inner.config.pool;
+        let stats = self.inner.pool.stats();
+        let host = stats.host(origin);
+        stats.total.waiters == 0
+            && stats.total.connections() < limits.max_connections
+            && host.connections() < limits.max_connections_per_host
+            && host.idle < limits.max_idle_per_host
     }
 
     /// The request loop: obtain a connection, send, retry a stale reused connection once.

@@ -5,6 +5,8 @@
 //! # Invariants
 //! - The parser only ever sees the buffer after a read that returned bytes, and leaves it
 //!   untouched when it needs more: a cancelled read loses nothing.
+//! - Waiting for the head holds no read buffer until response bytes are ready
+//!   ([`ConnIo::poll_read`]).
 //! - End of stream before a head is [`Kind::ClosedBeforeResponse`](crate::error::Kind) only
 //!   when not one response byte arrived (the parser's verdict), else `ClosedMidResponse`.
 
@@ -41,9 +43,8 @@ pub(super) enum Head {
 
 /// Reads until the parser yields a head.
 pub(super) async fn read_head(io: &mut ConnIo, parser: &mut ResponseParser) -> Result<Head> {
-    let ConnIo { transport, m } = io;
-    let m = &mut **m;
     loop {
+        let m = &mut *io.m;
         if !m.buf.is_empty() {
             match parser.parse(&mut m.buf)? {
                 ParseStatus::Partial => {}
@@ -54,14 +55,13 @@ pub(super) async fn read_head(io: &mut ConnIo, parser: &mut ResponseParser) -> R
                 }
             }
         }
-        let (size, limit) = (m.cfg.read_buffer_size, m.read_timeout);
-        let read = wire::read_some(transport, &mut m.buf, size, limit).await;
-        match read {
-            Ok(0) => return Err(parser.eof_error(&m.buf)),
+        let limit = io.m.read_timeout;
+        match wire::read_some(io, limit).await {
+            Ok(0) => return Err(parser.eof_error(&io.m.buf)),
             Ok(_) => {}
             Err(fail) => {
                 return Err(read_error(fail, Phase::ReadHead, || {
-                    parser.eof_error(&m.buf)
+                    parser.eof_error(&io.m.buf)
                 }));
             }
         }

@@ -3,7 +3,8 @@
 //! Reading is pulled by the consumer: each [`Body::next_chunk`] decodes what is buffered and
 //! reads at most one read buffer ([`ConnConfig::read_buffer_size`](super::ConnConfig)) more,
 //! so memory stays bounded whatever the body's size. Chunks are split off the read buffer,
-//! never copied.
+//! never copied. A body waiting for bytes with none buffered holds no read buffer (see
+//! [`ConnIo::poll_read`]).
 //!
 //! At the end of the body the exchange ends: the connection goes back as idle (to its
 //! recycler, or kept for [`Body::take_connection`]) when the response allowed keep-alive and
@@ -29,11 +30,10 @@ use super::idle::hand_idle;
 use super::io::ConnIo;
 use super::machine::{BodyDone, FinalHead};
 use super::state::{Closed, Idle, ReadingBody, Upgraded as UpgradedState};
-use super::wire::{make_room, read_error, IoFail};
+use super::wire::{read_error, IoFail};
 use super::{draining, CloseReason, Connection, Gen, Transport};
 use crate::error::{Error, Kind, Phase, Result};
 use crate::http::{Decoded, HeaderMap, Response, ResponseHead};
-use crate::rt::net::AsyncStream;
 
 /// The body's end was reached and the model said `idle`: hand the connection on, unless the
 /// server sent bytes past the response (then it is an error and the connection closes).
@@ -63,24 +63,24 @@ pub(super) enum Piece {
 
 /// Decodes the next piece, reading from the socket when the buffer has no complete piece.
 pub(super) fn poll_piece(io: &mut ConnIo, cx: &mut Context<'_>) -> Poll<Result<Piece>> {
-    let ConnIo { transport, m } = io;
-    let m = &mut **m;
     loop {
+        let m = &mut *io.m;
         match m.decoder.decode(&mut m.buf) {
             Ok(Decoded::Data(data)) => return Poll::Ready(Ok(Piece::Data(data))),
             Ok(Decoded::Done { trailers }) => return Poll::Ready(Ok(Piece::End(trailers))),
             Ok(Decoded::NeedMore) => {}
             Err(err) => return Poll::Ready(Err(err)),
         }
-        make_room(&mut m.buf, m.read_size);
         // `reserve` may give more capacity than asked for: one read takes at most `read_size`,
         // so a body chunk never exceeds `max_read_buffer_size`.
-        let room = (m.buf.capacity() - m.buf.len()).min(m.read_size);
-        match transport.poll_read_buf_at_most(cx, &mut m.buf, m.read_size) {
-            Poll::Ready(Ok(0)) => {
+        let read_size = m.read_size;
+        let read = io.poll_read(cx, read_size);
+        let m = &mut *io.m;
+        match read {
+            Poll::Ready(Ok((0, _))) => {
                 return Poll::Ready(m.decoder.finish_eof().map(|_| Piece::End(None)));
             }
-            Poll::Ready(Ok(n)) => {
+            Poll::Ready(Ok((n, room))) => {
                 m.deadline.reset();
                 if n == room && m.read_size < m.cfg.max_read_buffer_size {
                     m.read_size = (m.read_size * 2).min(m.cfg.max_read_buffer_size);

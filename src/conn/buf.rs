@@ -1,8 +1,11 @@
 //! The per-loop (thread-local) free list of read/write buffers.
 //!
-//! Idle connections hold no buffer: an exchange takes one here and gives it back when it ends,
-//! so a thousand idle pooled connections cost no buffer memory, and the steady state of one
-//! busy connection allocates no buffer at all.
+//! Idle connections hold no buffer, nor do requests waiting for their response: an exchange
+//! takes one here to encode its request head and gives it back once written, takes one again
+//! when response bytes are ready to read, and gives it back when it ends (or when a read has
+//! to wait with nothing buffered). So ten thousand idle pooled connections, or ten thousand
+//! requests waiting on slow servers, cost no buffer memory, and the steady state of one busy
+//! connection allocates no buffer at all.
 //!
 //! # Invariants
 //! - At most [`MAX_FREE_BUFFERS`] buffers wait here per thread.
@@ -29,8 +32,12 @@ pub(crate) fn take(size: usize) -> BytesMut {
     buf
 }
 
-/// Gives `buf` back (its contents are discarded).
+/// Gives `buf` back (its contents are discarded). A buffer with no room left (none was
+/// taken, or it was split to its end) is dropped: it would only be reallocated.
 pub(crate) fn give(mut buf: BytesMut) {
+    if buf.capacity() == 0 {
+        return;
+    }
     buf.clear();
     let _ = FREE.try_with(|free| {
         let mut free = free.borrow_mut();
@@ -71,6 +78,17 @@ mod tests {
         let mut again = take(64);
         again.extend_from_slice(b"world");
         assert_eq!(&held[..], b"hello");
+    }
+
+    #[test]
+    fn a_buffer_without_room_is_not_kept() {
+        let before = free_buffers();
+        give(BytesMut::new());
+        let mut full = BytesMut::with_capacity(8);
+        full.extend_from_slice(b"12345678");
+        let _held = full.split();
+        give(full);
+        assert_eq!(free_buffers(), before);
     }
 
     #[test]

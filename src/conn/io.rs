@@ -2,21 +2,27 @@
 //! keep-alive hint, idle time) and [`Transport`] (TCP or Unix behind one [`AsyncStream`]).
 //!
 //! # Invariants
-//! - A `ConnIo` holds no read or write buffer: an active exchange borrows one from the
-//!   per-loop free list ([`super::buf`]) and gives it back when it ends.
+//! - An idle `ConnIo` holds no read or write buffer, and neither does an active one that
+//!   waits with nothing buffered: the request head is encoded into a buffer from the
+//!   per-loop free list ([`super::buf`]) that goes back once the head is written; a read
+//!   takes one only when the socket is readable ([`ConnIo::poll_read`]) and gives it back when
+//!   a read has to wait with no byte buffered, and the exchange's end gives back the rest. So
+//!   10,000 requests waiting for slow servers hold no buffer memory.
+//! - The one exception: a buffer grown past `read_buffer_size` (a fast download) stays with
+//!   its exchange and is freed, not pooled, at the end.
 //! - `requests_served` counts exchanges that ended clean (the connection went back to idle).
 
 use std::fmt;
 use std::io::{self, IoSlice};
 use std::net::Shutdown;
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
 use super::config::{ConnConfig, KEEP_ALIVE_MARGIN};
-use super::wire::Deadline;
+use super::wire::{make_room, Deadline};
 use super::{CloseReason, ExchangeGuard, Recycler, SendOptions};
 use crate::generated::connection::{Event, State};
 use crate::http::Origin;
@@ -79,6 +85,9 @@ impl AsyncStream for Transport {
     }
     fn drop_waiter(&self, write: bool) {
         forward!(self, s => s.drop_waiter(write))
+    }
+    fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        forward!(self, s => s.poll_read_ready(cx))
     }
 }
 
@@ -175,7 +184,7 @@ pub(crate) struct Meta {
     /// The write timeout of the exchange in flight.
     pub(crate) write_timeout: Option<Duration>,
     /// The exchange's buffer (request head, then response bytes); empty and unallocated
-    /// while idle.
+    /// while idle and while a read waits with nothing buffered (see the module doc).
     pub(crate) buf: BytesMut,
     /// How the response body is delimited and how far it is decoded.
     pub(crate) decoder: BodyDecoder,
@@ -274,6 +283,42 @@ impl ConnIo {
         m.read_size = m.cfg.read_buffer_size;
         if let Some(r) = &m.recycler {
             m.exchange = Some(ExchangeGuard::arm(r.clone()));
+        }
+    }
+
+    /// The request head is written: its buffer goes back to the free list, so that a request
+    /// waiting for its response holds none.
+    pub(crate) fn release_write_buffer(&mut self) {
+        super::buf::give(std::mem::take(&mut self.m.buf));
+    }
+
+    /// One read of at most `max` bytes into the exchange buffer; `(n, room)`: the bytes read
+    /// (`0`: end of stream) and how many the buffer had room for.
+    ///
+    /// Without a buffer it first waits for readability (no syscall: the loop's recorded
+    /// readiness), then takes one from the free list; a read that has to wait with nothing
+    /// buffered gives it back (unless it grew). In the common case — the socket turned
+    /// readable — this is the same single `read` as reading straight away.
+    pub(crate) fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        max: usize,
+    ) -> Poll<io::Result<(usize, usize)>> {
+        let ConnIo { transport, m } = self;
+        if m.buf.capacity() == 0 && !m.grown {
+            ready!(transport.poll_read_ready(cx))?;
+            m.buf = super::buf::take(m.read_size);
+        }
+        make_room(&mut m.buf, m.read_size);
+        let room = (m.buf.capacity() - m.buf.len()).min(max);
+        match transport.poll_read_buf_at_most(cx, &mut m.buf, max) {
+            Poll::Ready(read) => Poll::Ready(read.map(|n| (n, room))),
+            Poll::Pending => {
+                if m.buf.is_empty() && !m.grown {
+                    super::buf::give(std::mem::take(&mut m.buf));
+                }
+                Poll::Pending
+            }
         }
     }
 

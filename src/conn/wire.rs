@@ -4,6 +4,8 @@
 
 use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -12,7 +14,7 @@ use crate::error::{Error, Kind, Phase};
 use crate::rt::net::AsyncStream;
 use crate::rt::time::{timeout, Elapsed};
 
-use super::io::Transport;
+use super::io::{ConnIo, Transport};
 
 /// Below this much spare room a read first reserves a whole read buffer.
 pub(crate) const MIN_READ_ROOM: usize = 2 * 1024;
@@ -59,15 +61,39 @@ pub(crate) fn make_room(buf: &mut BytesMut, read_size: usize) {
     }
 }
 
-/// Reads once into the spare capacity of `buf`; `Ok(0)` is end of stream.
-pub(crate) async fn read_some(
-    t: &mut Transport,
-    buf: &mut BytesMut,
-    read_size: usize,
-    limit: Option<Duration>,
-) -> Result<usize, IoFail> {
-    make_room(buf, read_size);
-    bounded(limit, t.read_buf(buf)).await?.map_err(IoFail::Io)
+/// Reads once into the exchange buffer (taken only once the socket is readable, see
+/// [`ConnIo::poll_read`]), bounded by `limit`; `Ok(0)` is end of stream.
+pub(crate) async fn read_some(io: &mut ConnIo, limit: Option<Duration>) -> Result<usize, IoFail> {
+    let read = ReadSome { io, pending: false };
+    bounded(limit, read).await?.map_err(IoFail::Io)
+}
+
+/// The future of [`read_some`]: removes its read waiter when dropped while waiting (a timeout
+/// or a cancelled request), like the stream futures of [`crate::rt::net`].
+struct ReadSome<'a> {
+    /// The connection read from.
+    io: &'a mut ConnIo,
+    /// Whether the last poll returned `Pending` (its waker is in the read slot).
+    pending: bool,
+}
+
+impl Future for ReadSome<'_> {
+    type Output = io::Result<usize>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let poll = this.io.poll_read(cx, usize::MAX);
+        this.pending = poll.is_pending();
+        poll.map(|read| read.map(|(n, _room)| n))
+    }
+}
+
+impl Drop for ReadSome<'_> {
+    fn drop(&mut self) {
+        if self.pending {
+            self.io.transport.drop_waiter(false);
+        }
+    }
 }
 
 /// Writes every byte of `slices` (advancing them), each write call bounded by `limit`.

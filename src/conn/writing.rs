@@ -52,13 +52,17 @@ pub(super) async fn exchange(
         Ok(held) => held,
         Err(err) => return Err(conn.close_on(err)),
     };
-    conn.inner.m.buf.clear();
+    conn.inner.release_write_buffer();
     let awaiting = match conn.on_head_written() {
         HeadWritten::AwaitingHead(c) => mark(c),
         HeadWritten::WritingBody(c) => match held {
             None => mark(c.on_body_written()), // it left with the head
-            Some(body) if expect => return continue_then_send(mark(c), body, enc, parser).await,
-            Some(body) => send_body(mark(c), body, &mut enc).await?,
+            // Boxed: these rarer paths are larger than the rest of the exchange, and every
+            // request in flight would otherwise carry their size.
+            Some(body) if expect => {
+                return Box::pin(continue_then_send(mark(c), body, enc, parser)).await;
+            }
+            Some(body) => Box::pin(send_body(mark(c), body, &mut enc)).await?,
         },
     };
     awaiting::receive(awaiting, &mut parser).await

@@ -78,6 +78,16 @@ pub trait AsyncStream {
     fn drop_waiter(&self, write: bool) {
         let _ = write;
     }
+    /// Waits until a read would not block (bytes, end of stream or an error are there),
+    /// without reading: `Pending` stores the waker as a read does (remove it with
+    /// [`drop_waiter(false)`](Self::drop_waiter) when giving up). No syscall: it asks the
+    /// readiness the loop recorded. Lets a caller take a read buffer only once bytes are
+    /// there. `Ready` may be spurious (the read then returns `Pending`). The default says
+    /// `Ready` at once: try the read.
+    fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let _ = cx;
+        Poll::Ready(Ok(()))
+    }
 
     /// Reads into `buf`; `Ok(0)` is end of stream.
     fn read<'a>(&'a mut self, buf: &'a mut [u8]) -> Read<'a, Self>
@@ -333,7 +343,8 @@ impl Source {
         .await
     }
 
-    /// Waits for `dir` to be ready (without doing I/O): used by connect.
+    /// Waits for `dir` to be ready (without doing I/O): used by connect and
+    /// [`AsyncStream::poll_read_ready`].
     pub(crate) fn poll_ready(&self, dir: usize, cx: &Context<'_>) -> Poll<io::Result<()>> {
         self.core.reactor.poll_ready(self.token, dir, cx)
     }
@@ -518,6 +529,12 @@ macro_rules! impl_async_stream {
             }
             fn peer_hung_up(&self) -> bool {
                 self.source.peer_hung_up()
+            }
+            fn poll_read_ready(
+                &mut self,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                self.source.poll_ready($crate::rt::reactor::READ, cx)
             }
             fn drop_waiter(&self, write: bool) {
                 let dir = if write {
