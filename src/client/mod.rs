@@ -18,7 +18,7 @@
 //! request the failed connection handed back with its error, not a copy made in advance: a
 //! request that succeeds pays nothing for the retry.
 //!
-//! An idle pooled connection costs about 400 bytes of heap (no read or write buffer:
+//! An idle pooled connection costs about 700 bytes of heap (no read or write buffer:
 //! `tests/client_alloc.rs` counts it) and no timer: one reaper timer runs only while idle
 //! connections with an expiry exist.
 //!
