@@ -30,7 +30,10 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-/// A FIFO counting semaphore for one thread; see the [module docs](self).
+/// A FIFO counting semaphore for one thread (`!Send`). A release wakes the oldest waiter,
+/// which takes the permit when it runs; no newcomer takes a free permit while anyone waits,
+/// so waiters see their grants in the order they were granted (unlike
+/// [`Semaphore`](super::Semaphore), which hands a released permit over at once).
 pub struct LocalSemaphore {
     /// How many permits exist.
     limit: usize,
