@@ -40,7 +40,10 @@
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::{Rc, Weak};
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::event::{ClientEvent, CloseReason};
@@ -162,8 +165,8 @@ struct Inner<C> {
     hosts: RefCell<HashMap<Origin, Rc<Host<C>>>>,
     /// Sums of every host's counts.
     totals: Cell<PoolCounts>,
-    /// The reaper task and when it next wakes, while one runs.
-    reaper: RefCell<Option<(JoinHandle<()>, Instant)>>,
+    /// The reaper task, once an idle connection had an expiry.
+    reaper: RefCell<Option<Reaper>>,
     /// The loop the idle connections are registered with.
     loop_id: Cell<Option<usize>>,
     /// Where events go.
@@ -574,25 +577,38 @@ impl<C: Poolable> Inner<C> {
         evicted
     }
 
-    /// Makes sure a reaper wakes by `expires` (plus slack).
+    /// Makes sure the reaper sweeps by `expires` (plus slack): moves its deadline earlier and
+    /// wakes it if it waits for a later one or for none, or spawns it the first time.
     fn arm_reaper(self: &Rc<Self>, expires: Instant) {
         if !crate::rt::in_runtime() {
             return; // a check-in from a drop outside the loop: checkout still checks expiry
         }
         let wake = expires + REAP_SLACK;
         let mut reaper = self.reaper.borrow_mut();
-        if let Some((task, at)) = reaper.as_ref() {
-            if *at <= wake && !task.is_finished() {
-                return;
+        if let Some(r) = reaper.as_mut().filter(|r| !r.task.is_finished()) {
+            if r.at.is_some_and(|at| at <= wake) {
+                return; // the common case: already due to sweep before this one expires
             }
-            task.abort();
+            r.at = Some(wake);
+            let waker = r.waker.take();
+            drop(reaper);
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+            return;
         }
         let task = crate::rt::spawn(reap(Rc::downgrade(self)));
-        *reaper = Some((task, wake));
+        let old = reaper.replace(Reaper {
+            task,
+            at: Some(wake),
+            waker: None,
+        });
+        drop(reaper);
+        drop(old);
     }
 
     /// Closes expired and dead idle connections; returns when the reaper should wake next
-    /// (`None`: no idle connection expires, the reaper stops).
+    /// (`None`: no idle connection expires, the reaper waits without a timer).
     fn sweep(&self, now: Instant) -> Option<Instant> {
         let hosts: Vec<Rc<Host<C>>> = self.hosts.borrow().values().cloned().collect();
         let mut next: Option<Instant> = None;
@@ -677,8 +693,9 @@ impl<C: Poolable> Inner<C> {
             None => self.loop_id.set(Some(now)),
             Some(_) => {
                 self.loop_id.set(Some(now));
-                if let Some((task, _)) = self.reaper.borrow_mut().take() {
-                    task.abort();
+                let reaper = self.reaper.borrow_mut().take();
+                if let Some(reaper) = reaper {
+                    reaper.task.abort();
                 }
                 self.close_all_idle(CloseReason::OtherLoop);
             }
@@ -709,34 +726,70 @@ impl<C> Host<C> {
 
 impl<C> Drop for Inner<C> {
     fn drop(&mut self) {
-        if let Some((task, _)) = self.reaper.get_mut().take() {
-            task.abort();
+        if let Some(reaper) = self.reaper.get_mut().take() {
+            reaper.task.abort();
         }
     }
 }
 
-/// The reaper: sleeps until the earliest expiry, closes what expired, and stops when no idle
-/// connection has an expiry. Holds the pool weakly, so it never keeps a dropped client alive.
+/// The reaper task and what it waits for. It is spawned once per pool and loop, and waits
+/// without a timer while no idle connection expires, so a busy pool whose connections are
+/// checked out and in all the time neither spawns a task nor arms a timer per request.
+struct Reaper {
+    /// The task.
+    task: JoinHandle<()>,
+    /// When it must next sweep; `None` while no idle connection expires.
+    at: Option<Instant>,
+    /// Its waker while it waits, woken when `at` moves earlier.
+    waker: Option<Waker>,
+}
+
+/// The reaper: sleeps until its deadline, closes what expired, sets the next deadline (none
+/// when no idle connection expires). Holds the pool weakly, so it never keeps a dropped
+/// client alive; the pool aborts it when dropped.
 async fn reap<C: Poolable>(pool: Weak<Inner<C>>) {
-    loop {
-        let next = match pool.upgrade() {
-            Some(inner) => inner.sweep(Instant::now()),
-            None => return,
+    while until_sweep(&pool).await {
+        let Some(inner) = pool.upgrade() else { return };
+        let next = inner.sweep(Instant::now());
+        let mut reaper = inner.reaper.borrow_mut();
+        if let Some(r) = reaper.as_mut() {
+            r.at = next.map(|n| n + REAP_SLACK);
+        }
+    }
+}
+
+/// Waits until the reaper's deadline, following it when [`Inner::arm_reaper`] moves it; with
+/// no deadline, waits with no timer at all. `false` when the pool is gone.
+async fn until_sweep<C: Poolable>(pool: &Weak<Inner<C>>) -> bool {
+    let mut sleep: Option<crate::rt::time::Sleep> = None;
+    std::future::poll_fn(|cx| {
+        let Some(inner) = pool.upgrade() else {
+            return Poll::Ready(false);
         };
-        let Some(next) = next else {
-            if let Some(inner) = pool.upgrade() {
-                inner.reaper.borrow_mut().take();
-            }
-            return;
+        let mut reaper = inner.reaper.borrow_mut();
+        let Some(r) = reaper.as_mut() else {
+            return Poll::Ready(false);
         };
-        let wake = next + REAP_SLACK;
-        if let Some(inner) = pool.upgrade() {
-            if let Some((_, at)) = inner.reaper.borrow_mut().as_mut() {
-                *at = wake;
+        match r.at {
+            None => sleep = None,
+            Some(at) => {
+                if sleep.as_ref().map(|s| s.deadline()) != Some(at) {
+                    sleep = Some(crate::rt::time::sleep_until(at));
+                }
+                if let Some(s) = sleep.as_mut() {
+                    if Pin::new(s).poll(cx).is_ready() {
+                        return Poll::Ready(true);
+                    }
+                }
             }
         }
-        crate::rt::time::sleep_until(wake).await;
-    }
+        match &r.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => r.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 impl PoolCounts {
@@ -1196,7 +1249,7 @@ mod tests {
     }
 
     #[test]
-    fn reaper_closes_expired_connections_then_stops() {
+    fn reaper_closes_expired_connections_then_waits_without_a_timer() {
         crate::rt::block_on(async {
             let cfg = PoolConfig {
                 idle_timeout: Some(Duration::from_millis(10)),
@@ -1226,7 +1279,43 @@ mod tests {
                 0,
                 "no timer while the pool is empty"
             );
-            assert!(pool.inner.reaper.borrow().is_none());
+            let parked = pool.inner.reaper.borrow().as_ref().map(|r| r.at);
+            assert_eq!(parked, Some(None), "the reaper waits for no deadline");
+            // A check-in arms the same task again: no new task, one timer.
+            connect(&pool, &o).await.checkin(fake(2));
+            crate::rt::yield_now().await;
+            assert_eq!(crate::rt::time::pending_timers(), 1);
+            assert!(pool
+                .inner
+                .reaper
+                .borrow()
+                .as_ref()
+                .is_some_and(|r| r.at.is_some()));
+            while pool.stats().total.idle > 0 {
+                crate::rt::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert_eq!(closed.borrow().len(), 2, "expired again");
+        });
+    }
+
+    #[test]
+    fn checking_connections_out_and_in_spawns_the_reaper_once() {
+        crate::rt::block_on(async {
+            let (pool, _) = pool(config(10, 10));
+            let o = origin(1);
+            connect(&pool, &o).await.checkin(fake(1));
+            let reaper_alive = || {
+                let reaper = pool.inner.reaper.borrow();
+                reaper.as_ref().is_some_and(|r| !r.task.is_finished())
+            };
+            for _ in 0..100 {
+                let (conn, lease) = reuse(&pool, &o).await;
+                crate::rt::yield_now().await; // the reaper runs while nothing is idle
+                assert!(reaper_alive(), "the reaper waits, it does not end");
+                lease.checkin(conn);
+                crate::rt::yield_now().await;
+                assert_eq!(crate::rt::loop_stats().tasks, 1, "one reaper task");
+            }
         });
     }
 
