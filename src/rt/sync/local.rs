@@ -242,42 +242,76 @@ mod tests {
         Pin::new(fut).poll(&mut Context::from_waker(waker))
     }
 
-    #[test]
-    fn a_released_permit_goes_to_the_oldest_waiter_when_it_runs_not_before() {
-        let sem = Rc::new(LocalSemaphore::new(1));
-        let held = sem.try_acquire().expect("free");
-        let (first_wakes, first_waker) = waker();
-        let (_, second_waker) = waker();
-        let mut first = sem.acquire();
-        let mut second = sem.acquire();
+    /// A semaphore of `limit` permits, all held, with two waiters queued behind them.
+    struct TwoWaiting {
+        sem: Rc<LocalSemaphore>,
+        held: Vec<LocalPermit>,
+        first: LocalAcquire,
+        first_wakes: Arc<Counting>,
+        first_waker: Waker,
+        second: LocalAcquire,
+        second_wakes: Arc<Counting>,
+        second_waker: Waker,
+    }
+
+    fn two_waiting(limit: usize) -> TwoWaiting {
+        let sem = Rc::new(LocalSemaphore::new(limit));
+        let held = (0..limit)
+            .map(|_| sem.try_acquire().expect("free"))
+            .collect();
+        let ((first_wakes, first_waker), (second_wakes, second_waker)) = (waker(), waker());
+        let (mut first, mut second) = (sem.acquire(), sem.acquire());
         assert!(poll(&mut first, &first_waker).is_pending());
         assert!(poll(&mut second, &second_waker).is_pending());
-        drop(held);
-        assert_eq!(first_wakes.0.load(Ordering::Relaxed), 1, "head woken");
-        assert_eq!(sem.available_permits(), 1, "not handed off: taken at poll");
+        TwoWaiting {
+            sem,
+            held,
+            first,
+            first_wakes,
+            first_waker,
+            second,
+            second_wakes,
+            second_waker,
+        }
+    }
+
+    fn wakes(count: &Counting) -> usize {
+        count.0.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn a_released_permit_goes_to_the_oldest_waiter_when_it_runs_not_before() {
+        let mut q = two_waiting(1);
+        q.held.clear();
+        assert_eq!(wakes(&q.first_wakes), 1, "head woken");
+        assert_eq!(
+            q.sem.available_permits(),
+            1,
+            "not handed off: taken at poll"
+        );
         assert!(
-            sem.try_acquire().is_none(),
+            q.sem.try_acquire().is_none(),
             "no barging while someone waits"
         );
-        assert!(poll(&mut second, &second_waker).is_pending(), "FIFO");
-        let permit = poll(&mut first, &first_waker);
-        assert!(permit.is_ready());
-        assert_eq!(sem.waiters(), 1);
+        assert!(poll(&mut q.second, &q.second_waker).is_pending(), "FIFO");
+        assert!(poll(&mut q.first, &q.first_waker).is_ready());
+        assert_eq!(q.sem.waiters(), 1);
     }
 
     #[test]
     fn a_cancelled_head_wakes_the_next_waiter() {
-        let sem = Rc::new(LocalSemaphore::new(1));
-        let held = sem.try_acquire().expect("free");
-        let (_, first_waker) = waker();
-        let (second_wakes, second_waker) = waker();
-        let mut first = sem.acquire();
-        let mut second = sem.acquire();
-        assert!(poll(&mut first, &first_waker).is_pending());
-        assert!(poll(&mut second, &second_waker).is_pending());
-        drop(held); // wakes `first`
+        let TwoWaiting {
+            sem,
+            mut held,
+            first,
+            mut second,
+            second_wakes,
+            second_waker,
+            ..
+        } = two_waiting(1);
+        held.clear(); // wakes `first`
         drop(first); // which is cancelled before it runs
-        assert_eq!(second_wakes.0.load(Ordering::Relaxed), 1);
+        assert_eq!(wakes(&second_wakes), 1);
         let permit = poll(&mut second, &second_waker);
         assert!(permit.is_ready());
         assert!(!sem.is_unused(), "the permit is held");
@@ -287,33 +321,26 @@ mod tests {
 
     #[test]
     fn a_head_leaving_with_permits_to_spare_wakes_the_next() {
-        let sem = Rc::new(LocalSemaphore::new(2));
-        let (a, b) = (sem.try_acquire().expect("1"), sem.try_acquire().expect("2"));
-        let (_, first_waker) = waker();
-        let (second_wakes, second_waker) = waker();
-        let mut first = sem.acquire();
-        let mut second = sem.acquire();
-        assert!(poll(&mut first, &first_waker).is_pending());
-        assert!(poll(&mut second, &second_waker).is_pending());
-        drop((a, b)); // two permits free; only the head is woken
-        assert_eq!(second_wakes.0.load(Ordering::Relaxed), 0);
-        let _p1 = poll(&mut first, &first_waker);
-        assert_eq!(second_wakes.0.load(Ordering::Relaxed), 1, "next woken");
-        assert!(poll(&mut second, &second_waker).is_ready());
+        let mut q = two_waiting(2);
+        q.held.clear(); // two permits free; only the head is woken
+        assert_eq!(wakes(&q.second_wakes), 0);
+        let _first = poll(&mut q.first, &q.first_waker);
+        assert_eq!(wakes(&q.second_wakes), 1, "next woken");
+        assert!(poll(&mut q.second, &q.second_waker).is_ready());
     }
 
     #[test]
     fn a_non_head_waiter_leaves_without_waking_anyone() {
-        let sem = Rc::new(LocalSemaphore::new(1));
-        let held = sem.try_acquire().expect("free");
-        let (first_wakes, first_waker) = waker();
-        let (_, second_waker) = waker();
-        let mut first = sem.acquire();
-        let mut second = sem.acquire();
-        assert!(poll(&mut first, &first_waker).is_pending());
-        assert!(poll(&mut second, &second_waker).is_pending());
+        let TwoWaiting {
+            sem,
+            held,
+            first,
+            first_wakes,
+            second,
+            ..
+        } = two_waiting(1);
         drop(second);
-        assert_eq!(first_wakes.0.load(Ordering::Relaxed), 0);
+        assert_eq!(wakes(&first_wakes), 0);
         assert_eq!(sem.waiters(), 1);
         drop(first);
         drop(held);
