@@ -5,7 +5,8 @@
 //! The pool's slot accounting. Per host it counts connections `connecting`, `active` (lent to a
 //! request) and `idle`; their sum is capped per host and in total. A checkout takes an idle
 //! connection of its host, or opens a new one when under both limits, or queues. As in the
-//! real pool (two FIFO semaphores, the host's first, then the total's) a waiter first queues per
+//! real pool (two FIFO semaphores, the host's first, then the total's; a waiter takes a permit
+//! when it runs, so `host_granted` and `serve` are steps of the waiter itself) a waiter first queues per
 //! host (`pos`, arrival order, read per host), then, holding its host's permit, in the pool-wide
 //! queue (`tpos`): a newcomer waits iff a waiter of its own host is still in the host queue, its
 //! host's permits are taken, or the total queue is non-empty or the total limit binds; a request
