@@ -73,7 +73,10 @@ pub(crate) mod retry;
 
 use std::cell::Cell;
 use std::fmt;
+use std::future::Future;
+use std::pin::{pin, Pin};
 use std::rc::Rc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 pub use config::{
@@ -89,9 +92,10 @@ use config::{ClientConfig, Effective};
 use pool::{Checkout, Pool};
 use pooled::Pooled;
 
-use crate::conn::{state::Idle, ConnConfig, Connection, SendFailure, SendOptions};
+use crate::conn::{state::Idle, ConnConfig, Connection, SendOptions};
 use crate::error::{Error, Kind, Phase, Result};
 use crate::http::{Origin, Request, Response};
+use crate::rt::time::{sleep_until, Sleep};
 
 /// An HTTP/1.1 client with a connection pool. Cheap to clone (an `Rc`); lives on one thread.
 ///
@@ -151,24 +155,20 @@ impl Client {
     ///
     /// # Panics
     /// Outside a running weir loop ([`crate::rt::block_on`]).
-    pub async fn send(&self, req: Request) -> Result<Response<Body>> {
-        self.send_with(req, RequestOptions::default()).await
+    pub fn send(&self, req: Request) -> impl Future<Output = Result<Response<Body>>> + '_ {
+        self.send_with(req, RequestOptions::default())
     }
 
     /// [`send`](Self::send) with per-request timeouts overriding the client's.
-    pub async fn send_with(&self, req: Request, opts: RequestOptions) -> Result<Response<Body>> {
-        let mut eff = opts.resolve(&self.inner.config);
-        let Some(limit) = eff.timeout else {
-            return self.execute(req, &eff, &Cell::new(Phase::Pool)).await;
-        };
-        // The body enforces the same deadline (`None` if it lies beyond what `Instant` holds).
-        eff.deadline = Instant::now().checked_add(limit);
-        let url = req.url().to_string();
-        let phase = Cell::new(Phase::Pool);
-        match crate::rt::time::timeout(limit, self.execute(req, &eff, &phase)).await {
-            Ok(result) => result,
-            Err(_) => Err(whole_request_timeout(phase.get()).with_url(url)),
-        }
+    pub fn send_with(
+        &self,
+        req: Request,
+        opts: RequestOptions,
+    ) -> impl Future<Output = Result<Response<Body>>> + '_ {
+        // Plain functions down to `execute`: an `async fn` that only forwards keeps its own
+        // copy of the request in every request future (see `execute`).
+        let eff = opts.resolve(&self.inner.config);
+        self.execute(req, eff)
     }
 
     /// `GET url`.
@@ -254,56 +254,59 @@ impl Client {
             && host.idle < limits.max_idle_per_host
     }
 
-    /// The request loop: obtain a connection, send, retry a stale reused connection once.
-    async fn execute(
+    /// The request loop: obtain a connection, send, retry a stale reused connection once;
+    /// all of it bounded by the whole-request timeout, when there is one.
+    ///
+    /// This future is what every request in flight costs (a crawler keeps thousands), so it
+    /// is the only one to own the request: each step borrows it, the connection takes it at
+    /// the call that starts the exchange, and each step's future is pinned here, once. (An
+    /// `async fn` would store a second copy of its borrowed arguments, rust-lang/rust#62958,
+    /// and so would every layer that only forwards.)
+    #[allow(clippy::manual_async_fn)] // the `async fn` form doubles the request, see above
+    fn execute(
         &self,
         mut req: Request,
-        eff: &Effective,
-        phase: &Cell<Phase>,
-    ) -> Result<Response<Body>> {
-        let mut fresh = false;
-        loop {
-            let (conn, reused) = self
-                .obtain(req.url().origin(), eff, fresh, phase)
-                .await
-                .map_err(|e| with_url_if_missing(e, &req))?;
-            // The connection layer knows whether it is writing or waiting; a whole-request
-            // timeout from here on is reported as waiting for the response.
-            phase.set(Phase::ReadHead);
-            match self.attempt(conn, req, reused, eff).await {
-                Attempt::Done(result) => return result,
-                Attempt::Retry(again) => {
-                    req = again;
-                    fresh = true;
+        mut eff: Effective,
+    ) -> impl Future<Output = Result<Response<Body>>> + '_ {
+        async move {
+            // The body enforces the same deadline (`None` if it lies beyond what `Instant`
+            // holds: no bound then).
+            eff.deadline = eff
+                .timeout
+                .and_then(|limit| Instant::now().checked_add(limit));
+            let phase = Cell::new(Phase::Pool);
+            let mut fresh = false;
+            loop {
+                let obtain = self.obtain(req.url().origin(), &eff, fresh, &phase);
+                let (conn, reused) = match Within::new(eff.deadline, pin!(obtain)).await {
+                    Some(Ok(obtained)) => obtained,
+                    Some(Err(err)) => return Err(with_url_if_missing(err, &req)),
+                    None => return Err(whole_request_timeout(phase.get()).with_url(req.url())),
+                };
+                // The connection layer knows whether it is writing or waiting; a whole-request
+                // timeout from here on is reported as waiting for the response.
+                phase.set(Phase::ReadHead);
+                let replay = reused.then(|| retry::replay_body(&req)).flatten();
+                // The request moves into the connection: keep its URL for a timeout's error.
+                let url = eff.deadline.map(|_| req.url().to_string());
+                let exchange = match conn.start(req, send_options(&eff), replay.is_some()) {
+                    Ok(exchange) => exchange,
+                    Err(invalid) => return Err(invalid),
+                };
+                let mut error = match Within::new(eff.deadline, pin!(exchange)).await {
+                    Some(Ok(resp)) => return Ok(resp),
+                    Some(Err(error)) => error,
+                    None => return Err(timed_out_waiting(url)),
+                };
+                match (error.take_request_head(), replay) {
+                    (Some(head), Some(body)) => {
+                        req = Request::from_parts(head, body);
+                        self.emit_retried(req.url().origin(), 2, error.kind());
+                        fresh = true;
+                    }
+                    _ => return Err(error),
                 }
             }
-        }
-    }
-
-    /// Sends `req` on `conn`. On a reused connection, a request that may be sent twice is
-    /// retried when the connection hands it back with a retry-safe failure (no copy is made
-    /// to have it).
-    async fn attempt(
-        &self,
-        conn: Connection<Idle>,
-        req: Request,
-        reused: bool,
-        eff: &Effective,
-    ) -> Attempt {
-        let opts = send_options(eff);
-        if !(reused && retry::may_replay(&req)) {
-            return Attempt::Done(conn.send_with(req, opts).await);
-        }
-        match conn.send_retryable(req, opts).await {
-            Ok(resp) => Attempt::Done(Ok(resp)),
-            Err(SendFailure {
-                error,
-                request: Some(again),
-            }) => {
-                self.emit_retried(again.url().origin(), 2, error.kind());
-                Attempt::Retry(again)
-            }
-            Err(failure) => Attempt::Done(Err(failure.error)),
         }
     }
 
@@ -319,12 +322,8 @@ impl Client {
         let mut failures = 0;
         loop {
             phase.set(Phase::Pool);
-            let checkout = self
-                .inner
-                .pool
-                .checkout(origin, eff.pool_timeout, fresh)
-                .await?;
-            let mut lease = match checkout {
+            let checkout = self.inner.pool.checkout(origin, eff.pool_timeout, fresh);
+            let mut lease = match checkout.await? {
                 Checkout::Reused(pooled, lease) => {
                     self.emit_reused(origin, &pooled);
                     return Ok((pooled.lend(lease), true));
@@ -352,9 +351,13 @@ impl Client {
     }
 
     /// Opens a connection with this request's connect timeout.
-    async fn connect(&self, origin: &Origin, eff: &Effective) -> Result<Connection<Idle>> {
+    fn connect<'a>(
+        &self,
+        origin: &'a Origin,
+        eff: &Effective,
+    ) -> impl Future<Output = Result<Connection<Idle>>> + 'a {
         let cfg = self.conn_config_for(eff);
-        crate::conn::connect_with(origin, cfg).await
+        crate::conn::connect_with(origin, cfg)
     }
 
     /// The client's shared connection settings, or a copy with this request's connect timeout.
@@ -419,14 +422,6 @@ fn conn_config(config: &ClientConfig, eff: Option<&Effective>) -> ConnConfig {
     }
 }
 
-/// What one attempt on a connection came to.
-enum Attempt {
-    /// The response, or an error to report.
-    Done(Result<Response<Body>>),
-    /// A stale connection handed the request back: send it on a new connection.
-    Retry(Request),
-}
-
 /// This request's read and write timeouts and deadline, for the connection.
 fn send_options(eff: &Effective) -> SendOptions {
     SendOptions {
@@ -444,6 +439,56 @@ fn whole_request_timeout(phase: Phase) -> Error {
         _ => Kind::ReadTimeout,
     };
     Error::new(kind, phase)
+}
+
+/// The error of a whole-request timeout while waiting for the response of the request to
+/// `url`.
+fn timed_out_waiting(url: Option<String>) -> Error {
+    let err = whole_request_timeout(Phase::ReadHead);
+    match url {
+        Some(url) => err.with_url(url),
+        None => err,
+    }
+}
+
+/// A step of a request, given up (`None`) at the whole-request deadline when there is one.
+///
+/// The step's future is pinned by the caller and only borrowed here, so it is stored once (in
+/// the request's future) whether or not a deadline applies, and this needs no `unsafe`; the
+/// timer is made only if the step has to wait.
+struct Within<'a, F> {
+    /// The step.
+    step: Pin<&'a mut F>,
+    /// The deadline, then its timer once the step returned `Pending`.
+    until: Option<Instant>,
+    /// The timer (`None` until the first wait, or without a deadline).
+    sleep: Option<Sleep>,
+}
+
+impl<'a, F: Future> Within<'a, F> {
+    fn new(until: Option<Instant>, step: Pin<&'a mut F>) -> Within<'a, F> {
+        Within {
+            step,
+            until,
+            sleep: None,
+        }
+    }
+}
+
+impl<F: Future> Future for Within<'_, F> {
+    type Output = Option<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
+        let this = &mut *self;
+        if let Poll::Ready(out) = this.step.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        let Some(until) = this.until else {
+            return Poll::Pending;
+        };
+        let sleep = this.sleep.get_or_insert_with(|| sleep_until(until));
+        Pin::new(sleep).poll(cx).map(|()| None)
+    }
 }
 
 /// Attaches the request's URL to errors from the pool (which knows only the origin).

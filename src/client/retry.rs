@@ -9,9 +9,10 @@
 //!   cannot do harm: its method is idempotent (RFC 9110 §9.2.2) and its body can be replayed
 //!   (empty or in memory). A `POST`, or a streamed body, is never sent twice.
 //!
-//! The request for the second attempt is not a copy: the connection keeps the one it sent
+//! The request for the second attempt is not a copy: the connection keeps the head it sent
 //! until the response head and hands it back with a retry-safe failure (the crate-internal
-//! `Connection::send_retryable`), so a request that succeeds costs nothing extra.
+//! `Connection::start`), and the client keeps a share of the in-memory body ([`replay_body`]),
+//! so a request that succeeds costs nothing extra.
 
 use std::time::Duration;
 
@@ -20,11 +21,18 @@ use crate::http::{Body, Request};
 /// The longest pause between connect retries, whatever the doubling says.
 pub const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(2);
 
-/// Whether `req` may be sent twice after a stale-connection failure: an idempotent method and
-/// a body that can be replayed (none, or in memory).
-pub(crate) fn may_replay(req: &Request) -> bool {
-    let replayable = matches!(req.body(), Body::Empty | Body::Bytes(_));
-    replayable && req.method().is_idempotent()
+/// A second handle on `req`'s body when `req` may be sent twice after a stale-connection
+/// failure: an idempotent method and a body that can be replayed (none, or in memory: a
+/// share of the same `Bytes`, no copy). `None` for anything else.
+pub(crate) fn replay_body(req: &Request) -> Option<Body> {
+    if !req.method().is_idempotent() {
+        return None;
+    }
+    match req.body() {
+        Body::Empty => Some(Body::Empty),
+        Body::Bytes(bytes) => Some(Body::Bytes(bytes.clone())),
+        Body::Stream { .. } | Body::File { .. } => None,
+    }
 }
 
 /// The pause before connect retry number `retry` (1 for the first): `base`, doubling, capped.
@@ -42,14 +50,14 @@ mod tests {
     #[test]
     fn only_idempotent_requests_with_replayable_bodies_are_replayed() {
         let get = Request::get("http://a.test/").build().unwrap();
-        assert!(may_replay(&get));
+        assert!(matches!(replay_body(&get), Some(Body::Empty)));
         let put = Request::put("http://a.test/").body("x").build().unwrap();
-        assert!(may_replay(&put));
+        assert!(matches!(replay_body(&put), Some(Body::Bytes(b)) if b == "x"));
         let post = Request::post("http://a.test/").build().unwrap();
-        assert!(!may_replay(&post));
+        assert!(replay_body(&post).is_none());
         let stream = futures_stream_of_one();
         let streamed = Request::put("http://a.test/").body(stream).build().unwrap();
-        assert!(!may_replay(&streamed));
+        assert!(replay_body(&streamed).is_none());
     }
 
     fn futures_stream_of_one() -> Body {

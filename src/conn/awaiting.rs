@@ -10,6 +10,8 @@
 //! - End of stream before a head is [`Kind::ClosedBeforeResponse`](crate::error::Kind) only
 //!   when not one response byte arrived (the parser's verdict), else `ClosedMidResponse`.
 
+use std::future::Future;
+
 use bytes::Bytes;
 
 use super::body::{self, Body};
@@ -69,21 +71,28 @@ pub(super) async fn read_head(io: &mut ConnIo, parser: &mut ResponseParser) -> R
 }
 
 /// Reads the response head (skipping interim responses) and builds the response.
-pub(super) async fn receive(
+///
+/// This is where a request in flight waits: a plain `fn` around an `async` block, which
+/// stores `conn` and `parser` once (an `async fn` would store a second copy,
+/// rust-lang/rust#62958).
+#[allow(clippy::manual_async_fn)] // see above
+pub(super) fn receive(
     mut conn: Gen<AwaitingHead>,
-    parser: &mut ResponseParser,
-) -> Result<Response<Body>> {
-    loop {
-        match read_head(&mut conn.inner, parser).await {
-            Ok(Head::Interim(_)) => match conn.on_interim() {
-                AwaitingHeadInterim::AwaitingHead(c) => conn = c,
-                AwaitingHeadInterim::Closed(c) => return Err(too_many_interims(c)),
-            },
-            Ok(Head::Final(parsed)) => return Ok(respond(conn, parsed)),
-            Ok(Head::Upgrade { head, leftover }) => {
-                return Ok(body::upgraded(conn.on_upgrade(), head, leftover));
+    mut parser: ResponseParser,
+) -> impl Future<Output = Result<Response<Body>>> {
+    async move {
+        loop {
+            match read_head(&mut conn.inner, &mut parser).await {
+                Ok(Head::Interim(_)) => match conn.on_interim() {
+                    AwaitingHeadInterim::AwaitingHead(c) => conn = c,
+                    AwaitingHeadInterim::Closed(c) => return Err(too_many_interims(c)),
+                },
+                Ok(Head::Final(parsed)) => return Ok(respond(conn, parsed)),
+                Ok(Head::Upgrade { head, leftover }) => {
+                    return Ok(body::upgraded(conn.on_upgrade(), head, leftover));
+                }
+                Err(err) => return Err(conn.close_on(err)),
             }
-            Err(err) => return Err(conn.close_on(err)),
         }
     }
 }

@@ -1,12 +1,13 @@
 //! `Connection<Idle>`: the only state that can send; what a pool asks an idle connection.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::state::{Idle, WritingHead};
 use super::{writing, Body, Connection, Gen, Recycled, Recycler, Transport};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::http::{self, encode_head, Origin, Request, RequestEncoder, RequestFraming, Response};
 
 /// Per-request overrides of the connection's [`ConnConfig`](super::ConnConfig).
@@ -23,15 +24,6 @@ pub struct SendOptions {
     pub deadline: Option<Instant>,
 }
 
-/// A failed [`Connection::send_retryable`].
-#[derive(Debug)]
-pub(crate) struct SendFailure {
-    /// What went wrong.
-    pub(crate) error: Error,
-    /// The request, as it was sent, when `error` is retry-safe and its body can be sent again.
-    pub(crate) request: Option<Request>,
-}
-
 impl Connection<Idle> {
     /// Sends `req` and returns the response once its head has arrived; the [`Body`] owns the
     /// connection from then on.
@@ -39,53 +31,51 @@ impl Connection<Idle> {
     /// An invalid request is refused before any byte is written; the connection then goes
     /// back to its recycler (if any) still idle. Any later error closes it.
     pub async fn send(self, req: Request) -> Result<Response<Body>> {
-        self.send_with(req, SendOptions::default()).await
+        // Not `send_with(..).await`: a layer that only forwards would keep its own copy of
+        // the request in every future in flight.
+        let (conn, enc, body) = self.begin(req, SendOptions::default(), false)?;
+        writing::exchange(conn, enc, body).await
     }
 
     /// [`send`](Connection::send) with per-request timeouts.
     pub async fn send_with(self, req: Request, opts: SendOptions) -> Result<Response<Body>> {
-        let (conn, enc) = self.begin(&req, &opts, false)?;
-        writing::exchange(conn, enc, req).await
+        let (conn, enc, body) = self.begin(req, opts, false)?;
+        writing::exchange(conn, enc, body).await
     }
 
-    /// [`send_with`](Connection::send_with), but a failure before any response byte arrived
-    /// ([`Error::is_retry_safe`]) hands the request back when its body can be sent again (none
-    /// or in memory): the pool's stale-connection retry, without a copy of every request. The
-    /// connection keeps the head it needs anyway, and this future a share of the body's
-    /// `Bytes`, until the response head arrives.
-    pub(crate) async fn send_retryable(
+    /// [`send_with`](Connection::send_with) for the pool, started now (the caller awaits at
+    /// once): returns the rest of the exchange, a future that holds no copy of the request
+    /// (its head is in the connection, its body in the writer), or the error of an invalid
+    /// request (the connection is then handed back idle).
+    ///
+    /// `return_request`: a failure before any response byte arrived
+    /// ([`Error::is_retry_safe`](crate::Error::is_retry_safe)) carries the request's head back
+    /// (`Error::take_request_head`): with a copy of an in-memory body, the caller has the
+    /// request again to retry a stale connection, without copying every request in advance.
+    pub(crate) fn start(
         self,
         req: Request,
         opts: SendOptions,
-    ) -> std::result::Result<Response<Body>, SendFailure> {
-        let body = replayable(req.body());
-        let (conn, enc) = self
-            .begin(&req, &opts, body.is_some())
-            .map_err(|error| SendFailure {
-                error,
-                request: None,
-            })?;
-        let result = writing::exchange(conn, enc, req).await;
-        result.map_err(|mut error| {
-            let head = error.take_request_head();
-            let request = head.zip(body).map(|(h, b)| Request::from_parts(h, b));
-            SendFailure { error, request }
-        })
+        return_request: bool,
+    ) -> Result<impl Future<Output = Result<Response<Body>>>> {
+        let (conn, enc, body) = self.begin(req, opts, return_request)?;
+        Ok(writing::exchange(conn, enc, body))
     }
 
-    /// Encodes the head into a fresh buffer and starts the exchange; `return_request`: a
-    /// retry-safe failure carries the request's head back. An invalid request hands the
-    /// still idle connection back.
+    /// Encodes the head into a fresh buffer, starts the exchange and moves the head into the
+    /// connection (its URL goes into errors); returns the body still to send.
+    /// `return_request`: a retry-safe failure carries the head back. An invalid request hands
+    /// the still idle connection back.
     fn begin(
         self,
-        req: &Request,
-        opts: &SendOptions,
+        req: Request,
+        opts: SendOptions,
         return_request: bool,
-    ) -> Result<(Gen<WritingHead>, RequestEncoder)> {
+    ) -> Result<(Gen<WritingHead>, RequestEncoder, http::Body)> {
         let mut conn = self.0;
         let m = &mut *conn.inner.m;
         m.buf = super::buf::take(m.cfg.read_buffer_size);
-        let enc = match encode_head(req, &mut m.buf) {
+        let enc = match encode_head(&req, &mut m.buf) {
             Ok(enc) => enc,
             Err(err) => {
                 conn.inner.release_exchange();
@@ -94,9 +84,12 @@ impl Connection<Idle> {
             }
         };
         let mut conn = super::mark(conn.on_send(enc.framing() != RequestFraming::None));
-        conn.inner.begin_exchange(opts);
-        conn.inner.m.return_request = return_request;
-        Ok((conn, enc))
+        conn.inner.begin_exchange(&opts);
+        let (head, body) = req.into_parts();
+        let m = &mut *conn.inner.m;
+        m.return_request = return_request;
+        m.req = Some(head);
+        Ok((conn, enc, body))
     }
 
     /// Whether this connection may carry another request: the peer has not hung up (as the
@@ -162,16 +155,6 @@ impl Connection<Idle> {
         if let Some(r) = self.0.inner.m.recycler.clone() {
             r.recycle(Recycled::Idle(self));
         }
-    }
-}
-
-/// A second handle on `body` when it can be sent again: none, or in memory (a share of the
-/// same `Bytes`, no copy); `None` for a stream or a file, which sending consumes.
-fn replayable(body: &http::Body) -> Option<http::Body> {
-    match body {
-        http::Body::Empty => Some(http::Body::Empty),
-        http::Body::Bytes(bytes) => Some(http::Body::Bytes(bytes.clone())),
-        http::Body::Stream { .. } | http::Body::File { .. } => None,
     }
 }
 

@@ -72,6 +72,7 @@ use crate::error::{Error, Kind, Phase, Result};
 use crate::generated::connection as machine;
 use crate::http::Origin;
 use crate::rt::net::{TcpStream, UnixStream};
+use crate::rt::time::timeout;
 
 mod awaiting;
 mod body;
@@ -89,7 +90,6 @@ pub use config::{
     ConnConfig, CONNECT_TIMEOUT, DRAIN_MAX_BYTES, DRAIN_TIMEOUT, EXPECT_CONTINUE_WAIT,
     FILE_CHUNK_SIZE, KEEP_ALIVE_MARGIN, MAX_READ_BUFFER_SIZE, READ_BUFFER_SIZE,
 };
-pub(crate) use idle::SendFailure;
 pub use idle::SendOptions;
 pub use io::{ConnIo, Transport};
 /// The state markers (generated from the model): `Connection<state::Idle>` is the one users
@@ -238,8 +238,13 @@ pub async fn connect(origin: &Origin, cfg: &ConnConfig) -> Result<Connection<Idl
 /// [`connect`] with a shared config (a pool shares one per origin: no copy per connection).
 pub async fn connect_with(origin: &Origin, cfg: Rc<ConnConfig>) -> Result<Connection<Idle>> {
     let fail = |kind| Error::new(kind, Phase::Connect).with_url(origin_url(origin));
-    let transport = wire::bounded(cfg.connect_timeout, open(origin, cfg.local_address))
-        .await
+    // `open` is made in each branch: passed to a helper that may wrap it in a timeout, it
+    // would be stored twice in every connecting request's future.
+    let opened = match cfg.connect_timeout {
+        None => Ok(open(origin, cfg.local_address).await),
+        Some(limit) => timeout(wire::clamp(limit), open(origin, cfg.local_address)).await,
+    };
+    let transport = opened
         .map_err(|_| fail(Kind::ConnectTimeout))?
         .map_err(|e| fail(Kind::Connect).with_source(e))?;
     transport

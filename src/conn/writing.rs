@@ -15,10 +15,10 @@
 //! - Any error here closes the connection (part of a request may have been written).
 
 use std::fs::File;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io::{IoSlice, Read};
 use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_core::Stream;
@@ -26,84 +26,102 @@ use futures_core::Stream;
 use super::awaiting::{self, read_head, Head};
 use super::body::{self, Body};
 use super::fail::Abort;
-use super::io::{ConnIo, Transport};
+use super::io::ConnIo;
 use super::machine::{FinalHead, HeadWritten, WritingBodyInterim};
 use super::state::{AwaitingHead, Closed, WritingBody, WritingHead};
 use super::wire::{self, write_error};
 use super::{mark, CloseReason, Gen};
 use crate::error::{Error, Invalid, Kind, Malformed, Phase, Result};
-use crate::http::{self, EncodedChunk, Request, RequestEncoder, Response, ResponseParser};
+use crate::http::{self, EncodedChunk, RequestEncoder, Response, ResponseParser};
 use crate::rt::time::timeout;
 
 /// Most slices of one write: the head plus the (up to 4) slices of an encoded chunk.
 const MAX_SLICES: usize = 5;
 
 /// Runs one exchange from the encoded head (in the connection's buffer) to the response head.
-pub(super) async fn exchange(
+///
+/// Every request in flight carries this future, so it keeps each value once: a plain `fn`
+/// around an `async` block (an `async fn` would also store a copy of its borrowed arguments,
+/// rust-lang/rust#62958), a held body stays where it came in, the parser is made only once
+/// the head is out, and the rarer held-body paths are boxed.
+#[allow(clippy::manual_async_fn)] // the `async fn` form stores `conn` and `enc` twice
+pub(super) fn exchange(
     mut conn: Gen<WritingHead>,
     mut enc: RequestEncoder,
-    req: Request,
-) -> Result<Response<Body>> {
-    let (head, body) = req.into_parts();
-    conn.inner.m.req = Some(head);
-    let mut parser = ResponseParser::new(enc.context(), conn.inner.m.cfg.limits);
-    let expect = enc.expects_continue();
-    let held = match write_head(&mut conn.inner, &mut enc, body, expect).await {
-        Ok(held) => held,
-        Err(err) => return Err(conn.close_on(err)),
-    };
-    conn.inner.release_write_buffer();
-    let awaiting = match conn.on_head_written() {
-        HeadWritten::AwaitingHead(c) => mark(c),
-        HeadWritten::WritingBody(c) => match held {
-            None => mark(c.on_body_written()), // it left with the head
+    mut body: http::Body,
+) -> impl Future<Output = Result<Response<Body>>> {
+    async move {
+        let last = match last_piece(&mut enc, &mut body) {
+            Ok(last) => last,
+            Err(err) => return Err(conn.close_on(err)),
+        };
+        if let Err(err) = write_chunk(&mut conn.inner, true, last.as_ref()).await {
+            return Err(conn.close_on(err));
+        }
+        let sent_all = last.is_some();
+        conn.inner.release_write_buffer();
+        let awaiting = match conn.on_head_written() {
+            HeadWritten::AwaitingHead(c) => mark(c),
+            HeadWritten::WritingBody(c) if sent_all => mark(c.on_body_written()),
             // Boxed: these rarer paths are larger than the rest of the exchange, and every
             // request in flight would otherwise carry their size.
-            Some(body) if expect => {
-                return Box::pin(continue_then_send(mark(c), body, enc, parser)).await;
+            HeadWritten::WritingBody(c) => {
+                return Box::pin(send_held(mark(c), body, enc)).await;
             }
-            Some(body) => Box::pin(send_body(mark(c), body, &mut enc)).await?,
-        },
-    };
-    awaiting::receive(awaiting, &mut parser).await
+        };
+        let parser = ResponseParser::new(enc.context(), awaiting.inner.m.cfg.limits);
+        awaiting::receive(awaiting, parser).await
+    }
 }
 
-/// Writes the head, with the whole body when it is in memory and not held for a `100`;
-/// returns the body still to send.
-async fn write_head(
-    io: &mut ConnIo,
-    enc: &mut RequestEncoder,
+/// The piece that completes the request in the head's write: the whole body, when it is in
+/// memory and not held for a `100` (taken out of `body`). `None`: `body` is still to send.
+fn last_piece(enc: &mut RequestEncoder, body: &mut http::Body) -> Result<Option<EncodedChunk>> {
+    if enc.expects_continue() {
+        return Ok(None);
+    }
+    match std::mem::take(body) {
+        http::Body::Empty => enc.finish().map(Some),
+        http::Body::Bytes(bytes) => enc.encode_final(bytes).map(Some),
+        held => {
+            *body = held;
+            Ok(None)
+        }
+    }
+}
+
+/// Sends the body the head did not carry (after a `100 Continue` when the request expects
+/// one), then reads the response.
+async fn send_held(
+    conn: Gen<WritingBody>,
     body: http::Body,
-    expect: bool,
-) -> Result<Option<http::Body>> {
-    let (last, held) = match body {
-        http::Body::Empty if !expect => (Some(enc.finish()?), None),
-        http::Body::Bytes(bytes) if !expect => (Some(enc.encode_final(bytes)?), None),
-        held => (None, Some(held)),
-    };
-    let ConnIo { transport, m } = io;
-    write_chunk(transport, m.write_timeout, &m.buf, last.as_ref()).await?;
-    Ok(held)
+    mut enc: RequestEncoder,
+) -> Result<Response<Body>> {
+    let parser = ResponseParser::new(enc.context(), conn.inner.m.cfg.limits);
+    if enc.expects_continue() {
+        return continue_then_send(conn, body, enc, parser).await;
+    }
+    let awaiting = send_body(conn, body, &mut enc).await?;
+    awaiting::receive(awaiting, parser).await
 }
 
-/// Writes `prefix` then `chunk` in one vectored write (repeated until all is written).
-async fn write_chunk(
-    t: &mut Transport,
-    limit: Option<Duration>,
-    prefix: &[u8],
-    chunk: Option<&EncodedChunk>,
-) -> Result<()> {
+/// Writes the encoded head (`with_head`) then `chunk` in one vectored write (repeated until
+/// all is written).
+async fn write_chunk(io: &mut ConnIo, with_head: bool, chunk: Option<&EncodedChunk>) -> Result<()> {
+    let ConnIo { transport, m } = io;
     let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-    slices[0] = IoSlice::new(prefix);
+    if with_head {
+        slices[0] = IoSlice::new(&m.buf);
+    }
     let n = chunk.map_or(0, |c| c.chunks_vectored(&mut slices[1..]));
-    wire::write_all(t, &mut slices[..1 + n], limit)
+    wire::write_all(transport, &mut slices[..1 + n], m.write_timeout)
         .await
         .map_err(write_error)
 }
 
 /// Writes one body piece.
 async fn write_piece(io: &mut ConnIo, chunk: &EncodedChunk) -> Result<()> {
-    write_chunk(&mut io.transport, io.m.write_timeout, &[], Some(chunk)).await
+    write_chunk(io, false, Some(chunk)).await
 }
 
 /// Sends the held body; the request is then complete.
@@ -234,7 +252,7 @@ async fn continue_then_send(
         }
     }
     let awaiting = send_body(conn, body, &mut enc).await?;
-    awaiting::receive(awaiting, &mut parser).await
+    awaiting::receive(awaiting, parser).await
 }
 
 /// The model's interim bound ran out: a protocol error.
