@@ -8,7 +8,7 @@
 //! Without `--fill` it runs itself once per way of filling the pool, each in a fresh process:
 //! - `requests`: N requests at once (N connections), every body read to its end, so each
 //!   connection goes back to the pool. While they wait for their responses the requests hold
-//!   no read or write buffer (only their futures: ~3.3 KiB each, plus the connection), and
+//!   no read or write buffer (only their futures: ~1 KiB each, plus the connection), and
 //!   the allocator keeps that high-water mark mapped once they are gone: the RSS is reported
 //!   as is and after `malloc_trim(0)`.
 //! - `preconnect`: `Client::preconnect(url, N)`: the connections alone, no request state.

@@ -10,7 +10,7 @@
 //! program re-run as a child process (`--serve N`), so its memory is not counted: it answers
 //! nothing until N requests have arrived, so the client really has N requests waiting at
 //! once, then answers them all. Waiting requests hold no read or write buffer, only their
-//! futures (~3.3 KiB each); the allocator keeps that high-water mark mapped after they end,
+//! futures (~1 KiB each); the allocator keeps that high-water mark mapped after they end,
 //! so the RSS is given as is (the headline) and after `malloc_trim(0)`.
 
 use std::io::{BufRead, BufReader};

@@ -312,41 +312,44 @@ impl Client {
 
     /// A connection for `origin`: a live idle one (unless `fresh`), or a new one, retrying
     /// failed connects. Returns whether it was reused.
-    async fn obtain(
-        &self,
-        origin: &Origin,
-        eff: &Effective,
+    #[allow(clippy::manual_async_fn)] // an `async fn` would store its arguments twice
+    fn obtain<'a>(
+        &'a self,
+        origin: &'a Origin,
+        eff: &'a Effective,
         fresh: bool,
-        phase: &Cell<Phase>,
-    ) -> Result<(Connection<Idle>, bool)> {
-        let mut failures = 0;
-        loop {
-            phase.set(Phase::Pool);
-            let checkout = self.inner.pool.checkout(origin, eff.pool_timeout, fresh);
-            let mut lease = match checkout.await? {
-                Checkout::Reused(pooled, lease) => {
-                    self.emit_reused(origin, &pooled);
-                    return Ok((pooled.lend(lease), true));
+        phase: &'a Cell<Phase>,
+    ) -> impl Future<Output = Result<(Connection<Idle>, bool)>> + 'a {
+        async move {
+            let mut failures = 0;
+            loop {
+                phase.set(Phase::Pool);
+                let checkout = self.inner.pool.checkout(origin, eff.pool_timeout, fresh);
+                let mut lease = match checkout.await? {
+                    Checkout::Reused(pooled, lease) => {
+                        self.emit_reused(origin, &pooled);
+                        return Ok((pooled.lend(lease), true));
+                    }
+                    Checkout::Connect(lease) => lease,
+                };
+                phase.set(Phase::Connect);
+                let err = match self.connect(origin, eff).await {
+                    Ok(conn) => {
+                        lease.connected();
+                        self.emit_connected(origin, &conn);
+                        return Ok((Pooled::new(conn, lease).conn, false));
+                    }
+                    Err(err) => err,
+                };
+                lease.connect_failed();
+                if failures >= self.inner.config.retries || !err.is_retry_safe() {
+                    return Err(err);
                 }
-                Checkout::Connect(lease) => lease,
-            };
-            phase.set(Phase::Connect);
-            let err = match self.connect(origin, eff).await {
-                Ok(conn) => {
-                    lease.connected();
-                    self.emit_connected(origin, &conn);
-                    return Ok((Pooled::new(conn, lease).conn, false));
-                }
-                Err(err) => err,
-            };
-            lease.connect_failed();
-            if failures >= self.inner.config.retries || !err.is_retry_safe() {
-                return Err(err);
+                failures += 1;
+                self.emit_retried(origin, failures + 1, err.kind());
+                let pause = retry::backoff(self.inner.config.retry_backoff, failures);
+                crate::rt::time::sleep(pause).await;
             }
-            failures += 1;
-            self.emit_retried(origin, failures + 1, err.kind());
-            let pause = retry::backoff(self.inner.config.retry_backoff, failures);
-            crate::rt::time::sleep(pause).await;
         }
     }
 

@@ -237,13 +237,13 @@ pub async fn connect(origin: &Origin, cfg: &ConnConfig) -> Result<Connection<Idl
 
 /// [`connect`] with a shared config (a pool shares one per origin: no copy per connection).
 pub async fn connect_with(origin: &Origin, cfg: Rc<ConnConfig>) -> Result<Connection<Idle>> {
-    let fail = |kind| Error::new(kind, Phase::Connect).with_url(origin_url(origin));
     // `open` is made in each branch: passed to a helper that may wrap it in a timeout, it
     // would be stored twice in every connecting request's future.
     let opened = match cfg.connect_timeout {
         None => Ok(open(origin, cfg.local_address).await),
         Some(limit) => timeout(wire::clamp(limit), open(origin, cfg.local_address)).await,
     };
+    let fail = |kind| Error::new(kind, Phase::Connect).with_url(origin_url(origin));
     let transport = opened
         .map_err(|_| fail(Kind::ConnectTimeout))?
         .map_err(|e| fail(Kind::Connect).with_source(e))?;
