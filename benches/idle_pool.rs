@@ -20,60 +20,26 @@
 //! KiB of heap per idle connection and <= 32 MiB process RSS for 10,000, without trimming
 //! (hyper-util's pool measured 26 KB heap, 24 KB RSS per connection).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::BytesMut;
 use weir::client::Client;
 
 #[path = "../tests/util/mod.rs"]
 mod util;
-use weir::http::Request;
-use weir::rt::net::{AsyncStream, TcpListener, TcpStream};
-
-/// Counts live heap bytes and allocation calls.
-struct Counting;
-
-static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-static PEAK_BYTES: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every method forwards to the system allocator with the caller's arguments
-// unchanged; the counters are plain atomics and never affect what is returned.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let live = LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-        PEAK_BYTES.fetch_max(live, Ordering::Relaxed);
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: forwarded as is (GlobalAlloc's contract is the caller's).
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: forwarded as is.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE_BYTES.fetch_add(new_size, Ordering::Relaxed);
-        LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: forwarded as is.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: util::alloc::Counting = util::alloc::Counting;
+use weir::http::Request;
+use weir::rt::net::{AsyncStream, TcpListener, TcpStream};
 
 const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
 fn main() {
+    util::alloc::track_all();
     let argv: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| a != "--bench")
@@ -156,7 +122,7 @@ struct Mem {
 /// Measures without trimming: a `malloc_trim` here would lower the later figures too.
 fn mem() -> Mem {
     Mem {
-        heap: LIVE_BYTES.load(Ordering::Relaxed),
+        heap: util::alloc::live_bytes().max(0) as usize,
         rss: rss_kib(),
     }
 }
@@ -208,11 +174,11 @@ async fn measure(addr: SocketAddr, count: usize, how: Fill) {
     fill(&client, &url, half, how).await;
     let idle_half = client.pool_stats().total.idle;
     let m1 = mem();
-    let peak_half = PEAK_BYTES.load(Ordering::Relaxed);
+    let peak_half = util::alloc::peak_bytes().max(0) as usize;
     fill(&client, &url, count, how).await;
     let idle = client.pool_stats().total.idle;
     let m2 = mem();
-    let peak = PEAK_BYTES.load(Ordering::Relaxed).max(peak_half);
+    let peak = (util::alloc::peak_bytes().max(0) as usize).max(peak_half);
     report(count, (idle_half, idle), (m0, m1, m2), peak, rss_trimmed());
 }
 

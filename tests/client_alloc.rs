@@ -8,62 +8,17 @@
 
 mod util;
 
-use std::alloc::{GlobalAlloc, Layout, System};
+#[global_allocator]
+static GLOBAL: util::alloc::Counting = util::alloc::Counting;
+
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
+use util::alloc::{allocations, live_bytes, track, SERIAL};
 use util::hyper_server::{full, HyperServer};
 use weir::client::Client;
 use weir::conn::{connect, ConnConfig};
 use weir::http::{Body, Request, RequestHead};
-
-struct Counting;
-
-thread_local! {
-    /// Whether this thread's allocations are counted.
-    static TRACKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-fn tracked() -> bool {
-    TRACKED.try_with(|t| t.get()).unwrap_or(false)
-}
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static ALLOCS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// One counting test at a time (the harness runs tests on threads, the counters are global).
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-// SAFETY: defers every call to `System` unchanged; the counter is a plain atomic.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if tracked() {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if tracked() {
-            LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
-        if tracked() {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-            LIVE.fetch_add(new as isize - layout.size() as isize, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 /// The budget of issue #5: at most 1 KiB of heap per idle pooled connection.
 const IDLE_HEAP_BUDGET: isize = 1024;
@@ -78,13 +33,13 @@ fn an_idle_pooled_connection_holds_at_most_1_kib_of_heap() {
         hyper::Response::new(full("idle"))
     });
     let url = server.url("/");
-    TRACKED.with(|t| t.set(true));
+    track(true);
     let per_connection = weir::rt::block_on(async {
         let client = Client::builder()
             .max_connections_per_host(n)
             .max_idle_per_host(n)
             .build();
-        let baseline = LIVE.load(Ordering::Relaxed);
+        let baseline = live_bytes();
         let tasks: Vec<_> = (0..n)
             .map(|_| {
                 let (client, url) = (client.clone(), url.clone());
@@ -104,15 +59,15 @@ fn an_idle_pooled_connection_holds_at_most_1_kib_of_heap() {
             "{:?}",
             client.pool_stats()
         );
-        let with_idle = LIVE.load(Ordering::Relaxed);
+        let with_idle = live_bytes();
         client.close_idle();
         weir::rt::yield_now().await;
-        let without = LIVE.load(Ordering::Relaxed);
+        let without = live_bytes();
         let gross = (with_idle - baseline) / n as isize;
         println!("live heap growth per connection incl. the loop's tables and its buffer free list: {gross} bytes");
         (with_idle - without) / n as isize
     });
-    TRACKED.with(|t| t.set(false));
+    track(false);
     println!("heap per idle pooled connection: {per_connection} bytes (n = {n})");
     assert!(per_connection > 0, "idle connections hold some heap");
     assert!(
@@ -136,7 +91,7 @@ fn a_request_on_a_reused_pooled_connection_allocates_no_more_than_on_a_bare_one(
         .unwrap()
         .into_parts()
         .0;
-    TRACKED.with(|t| t.set(true));
+    track(true);
     let (bare, pooled, default) = weir::rt::block_on(async {
         let bare = bare_connection(&head).await;
         let client = Client::builder().idle_timeout(None).build();
@@ -144,7 +99,7 @@ fn a_request_on_a_reused_pooled_connection_allocates_no_more_than_on_a_bare_one(
         let default = pooled_client(&head, &Client::new()).await;
         (bare, pooled, default)
     });
-    TRACKED.with(|t| t.set(false));
+    track(false);
     println!(
         "allocations per request on a reused connection (2 are the test's request): \
          bare connection {:.2}, Client {:.2}, Client with an idle timeout {:.2}",
@@ -211,10 +166,10 @@ where
         send(Request::from_parts(head.clone(), Body::Empty)).await;
     }
     let n = 1000;
-    let (a0, l0) = (ALLOCS.load(Ordering::Relaxed), LIVE.load(Ordering::Relaxed));
+    let (a0, l0) = (allocations(), live_bytes());
     for _ in 0..n {
         send(Request::from_parts(head.clone(), Body::Empty)).await;
     }
-    let (a1, l1) = (ALLOCS.load(Ordering::Relaxed), LIVE.load(Ordering::Relaxed));
+    let (a1, l1) = (allocations(), live_bytes());
     ((a1 - a0) as f64 / n as f64, l1 - l0)
 }

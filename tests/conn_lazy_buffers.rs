@@ -12,69 +12,26 @@
 
 mod util;
 
-use std::alloc::{GlobalAlloc, Layout, System};
+#[global_allocator]
+static GLOBAL: util::alloc::Counting = util::alloc::Counting;
+
 use std::cell::Cell;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use util::alloc::{big_blocks, count_blocks_of_at_least, track, SERIAL};
 use util::rt::Oneshot;
 use weir::client::Client;
 use weir::rt::net::AsyncStream;
 
 /// The client's read buffer size in this binary: larger than anything else it allocates.
 const BUFFER: usize = 48 * 1024;
-
-struct Counting;
-
-thread_local! {
-    /// Whether this thread's allocations are counted.
-    static TRACKED: Cell<bool> = const { Cell::new(false) };
-}
-
-fn tracked() -> bool {
-    TRACKED.try_with(|t| t.get()).unwrap_or(false)
-}
-
-/// Live blocks of at least [`BUFFER`] bytes allocated by tracked threads.
-static BIG_BLOCKS: AtomicIsize = AtomicIsize::new(0);
-
-/// One counting test at a time (the counter is global).
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn count(size: usize, delta: isize) {
-    if size >= BUFFER && tracked() {
-        BIG_BLOCKS.fetch_add(delta, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: defers every call to `System` unchanged; the counter is a plain atomic.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size(), 1);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(layout.size(), -1);
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
-        count(layout.size(), -1);
-        count(new, 1);
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 /// How many requests wait at once.
 fn in_flight() -> usize {
@@ -172,20 +129,21 @@ fn client(n: usize) -> Client {
 /// Runs `f` on a loop whose allocations are counted.
 fn counted<T>(f: impl std::future::Future<Output = T>) -> T {
     let _ = weir::rt::raise_fd_limit();
-    TRACKED.with(|t| t.set(true));
+    track(true);
     let out = util::rt::run(f);
-    TRACKED.with(|t| t.set(false));
+    track(false);
     out
 }
 
 #[test]
 fn requests_waiting_for_their_response_hold_no_read_buffer() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    count_blocks_of_at_least(BUFFER);
     let n = in_flight();
     let peer = GatedPeer::start(n, b"", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
     let (waiting_big, waiting_free, idle) = counted(async {
         let client = client(n);
-        let before = BIG_BLOCKS.load(Ordering::Relaxed);
+        let before = big_blocks();
         let tasks: Vec<_> = (0..n)
             .map(|_| {
                 let (client, url) = (client.clone(), peer.url());
@@ -197,7 +155,7 @@ fn requests_waiting_for_their_response_hold_no_read_buffer() {
             .collect();
         peer.arrived.clone().await;
         // Every request is written and waits for its head now.
-        let waiting_big = BIG_BLOCKS.load(Ordering::Relaxed) - before;
+        let waiting_big = big_blocks() - before;
         let waiting_free = weir::conn::buf::free_buffers();
         peer.go.send(()).expect("peer alive");
         for t in tasks {
@@ -222,6 +180,7 @@ fn requests_waiting_for_their_response_hold_no_read_buffer() {
 #[test]
 fn bodies_waiting_for_more_bytes_hold_no_read_buffer() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    count_blocks_of_at_least(BUFFER);
     let n = in_flight();
     let head = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello";
     let peer = GatedPeer::start(n, head, b"world");
@@ -229,7 +188,7 @@ fn bodies_waiting_for_more_bytes_hold_no_read_buffer() {
         let client = client(n);
         let started = Rc::new(Cell::new(0));
         let all_started = Oneshot::default();
-        let before = BIG_BLOCKS.load(Ordering::Relaxed);
+        let before = big_blocks();
         let tasks: Vec<_> = (0..n)
             .map(|_| {
                 let (client, url) = (client.clone(), peer.url());
@@ -249,7 +208,7 @@ fn bodies_waiting_for_more_bytes_hold_no_read_buffer() {
             .collect();
         all_started.await;
         // Every body has half its bytes and waits for the rest now.
-        let waiting_big = BIG_BLOCKS.load(Ordering::Relaxed) - before;
+        let waiting_big = big_blocks() - before;
         peer.go.send(()).expect("peer alive");
         for t in tasks {
             t.await.expect("request task");

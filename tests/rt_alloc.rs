@@ -4,71 +4,24 @@
 
 mod util;
 
-use std::alloc::{GlobalAlloc, Layout, System};
+#[global_allocator]
+static GLOBAL: util::alloc::Counting = util::alloc::Counting;
+
 use std::future::Future;
-use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
+use util::alloc::{allocations, live_bytes, track, SERIAL};
 use util::rt::{read_exact, tcp_pair};
 use weir::rt::net::AsyncStream;
 use weir::rt::spawn;
-
-/// Counts allocations and live bytes made on threads that opted in (so the test harness's
-/// own threads do not count), then defers to the system allocator.
-struct Counting;
-
-thread_local! {
-    /// Whether this thread's allocations are counted.
-    static TRACKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-fn tracked() -> bool {
-    TRACKED.try_with(|t| t.get()).unwrap_or(false)
-}
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: defers every call to `System` unchanged; the counters are plain atomics.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if tracked() {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-            LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if tracked() {
-            LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
-        if tracked() {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-            LIVE.fetch_add(new as isize - layout.size() as isize, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Only one test at a time may count (the harness runs tests on threads).
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Echo ping-pong between two tasks on one loop: after a warm-up, 10,000 round trips (each
 /// several polls, wakes, epoll turns and syscalls) allocate nothing.
 #[test]
 fn steady_state_round_trips_allocate_nothing() {
     let _serial = SERIAL.lock().unwrap();
-    TRACKED.with(|t| t.set(true));
+    track(true);
     weir::rt::block_on(async {
         let (mut client, mut server) = tcp_pair().await;
         let echo = spawn(async move {
@@ -90,11 +43,11 @@ fn steady_state_round_trips_allocate_nothing() {
         for i in 0..1000 {
             round_trip(i).await;
         }
-        let before = ALLOCS.load(Ordering::Relaxed);
+        let before = allocations();
         for i in 0..10_000 {
             round_trip(i).await;
         }
-        let allocs = ALLOCS.load(Ordering::Relaxed) - before;
+        let allocs = allocations() - before;
         assert_eq!(allocs, 0, "{allocs} allocations in 10,000 round trips");
         drop(client);
         echo.await.unwrap();
@@ -106,10 +59,10 @@ fn steady_state_round_trips_allocate_nothing() {
 #[test]
 fn a_million_cancelled_timeouts_leave_memory_flat() {
     let _serial = SERIAL.lock().unwrap();
-    TRACKED.with(|t| t.set(true));
+    track(true);
     weir::rt::block_on(async {
         let timers = weir::rt::loop_stats().timers;
-        let live_before = LIVE.load(Ordering::Relaxed);
+        let live_before = live_bytes();
         let mut peak = 0;
         // Under valgrind (CI's memcheck pass) a million takes minutes; 50,000 still shows flatness.
         let count = if util::under_valgrind() {
@@ -128,7 +81,7 @@ fn a_million_cancelled_timeouts_leave_memory_flat() {
         }
         assert_eq!(peak, timers + 1, "one timer at a time");
         assert_eq!(weir::rt::loop_stats().timers, timers);
-        let grown = LIVE.load(Ordering::Relaxed) - live_before;
+        let grown = live_bytes() - live_before;
         assert!(grown <= 4096, "live heap grew by {grown} bytes");
     });
 }

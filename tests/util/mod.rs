@@ -23,6 +23,7 @@
 //! `WEIR_UNDER_VALGRIND=1` (see [`under_valgrind`]) for tests that want to scale down.
 #![allow(dead_code)]
 
+pub mod alloc;
 pub mod bench;
 pub mod conn;
 pub mod hyper_server;
