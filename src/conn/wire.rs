@@ -12,7 +12,7 @@ use bytes::BytesMut;
 
 use crate::error::{Error, Kind, Phase};
 use crate::rt::net::AsyncStream;
-use crate::rt::time::{timeout, Elapsed};
+use crate::rt::time::{sleep, Elapsed, Sleep};
 
 use super::io::{ConnIo, Transport};
 
@@ -43,14 +43,38 @@ pub(crate) fn clamp(d: Duration) -> Duration {
     d.min(MAX_TIMEOUT)
 }
 
-/// `f`, bounded by `limit` when there is one.
-pub(crate) async fn bounded<F: Future>(
-    limit: Option<Duration>,
+/// `f`, bounded by `limit` when there is one (the timer starts now).
+///
+/// A plain future rather than an `async fn` choosing between `f` and `timeout(f)`: that one
+/// stored `f` twice, in every request future waiting on a read or a write.
+pub(crate) fn bounded<F>(limit: Option<Duration>, f: F) -> Bounded<F> {
+    Bounded {
+        f,
+        sleep: limit.map(|d| sleep(clamp(d))),
+    }
+}
+
+/// The future of [`bounded`]: an I/O call that fails with [`IoFail::TimedOut`] once its
+/// timer (if any) fires first. Dropping it drops the call's future and the timer.
+pub(crate) struct Bounded<F> {
+    /// The I/O call (`Unpin`: it only borrows the connection).
     f: F,
-) -> Result<F::Output, Elapsed> {
-    match limit {
-        None => Ok(f.await),
-        Some(d) => timeout(clamp(d), f).await,
+    /// The timer; `None` without a limit.
+    sleep: Option<Sleep>,
+}
+
+impl<T, F: Future<Output = io::Result<T>> + Unpin> Future for Bounded<F> {
+    type Output = Result<T, IoFail>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, IoFail>> {
+        let this = &mut *self;
+        if let Poll::Ready(out) = Pin::new(&mut this.f).poll(cx) {
+            return Poll::Ready(out.map_err(IoFail::Io));
+        }
+        match &mut this.sleep {
+            Some(sleep) => Pin::new(sleep).poll(cx).map(|()| Err(IoFail::TimedOut)),
+            None => Poll::Pending,
+        }
     }
 }
 
@@ -63,14 +87,13 @@ pub(crate) fn make_room(buf: &mut BytesMut, read_size: usize) {
 
 /// Reads once into the exchange buffer (taken only once the socket is readable, see
 /// [`ConnIo::poll_read`]), bounded by `limit`; `Ok(0)` is end of stream.
-pub(crate) async fn read_some(io: &mut ConnIo, limit: Option<Duration>) -> Result<usize, IoFail> {
-    let read = ReadSome { io, pending: false };
-    bounded(limit, read).await?.map_err(IoFail::Io)
+pub(crate) fn read_some(io: &mut ConnIo, limit: Option<Duration>) -> Bounded<ReadSome<'_>> {
+    bounded(limit, ReadSome { io, pending: false })
 }
 
 /// The future of [`read_some`]: removes its read waiter when dropped while waiting (a timeout
 /// or a cancelled request), like the stream futures of [`crate::rt::net`].
-struct ReadSome<'a> {
+pub(crate) struct ReadSome<'a> {
     /// The connection read from.
     io: &'a mut ConnIo,
     /// Whether the last poll returned `Pending` (its waker is in the read slot).
@@ -105,7 +128,7 @@ pub(crate) async fn write_all(
     IoSlice::advance_slices(&mut slices, 0);
     while !slices.is_empty() {
         let write = poll_fn(|cx| t.poll_write_vectored(cx, slices));
-        let n = bounded(limit, write).await?.map_err(IoFail::Io)?;
+        let n = bounded(limit, write).await?;
         if n == 0 {
             return Err(IoFail::Io(io::ErrorKind::WriteZero.into()));
         }

@@ -55,12 +55,17 @@ impl TcpStream {
 
     /// Creates the socket, binds it to `local` when given, and connects without blocking.
     async fn open(local: Option<SocketAddr>, addr: SocketAddr) -> io::Result<TcpStream> {
-        let target = SockAddr::from_inet(addr);
-        let fd = socket::stream_socket(target.family())?;
-        if let Some(local) = local {
-            socket::bind(std::os::fd::AsFd::as_fd(&fd), &SockAddr::from_inet(local))?;
-        }
-        let connected = socket::connect(std::os::fd::AsFd::as_fd(&fd), &target)?;
+        // In a block: the 136-byte address must not live across the wait below, where every
+        // connecting request's future would carry it.
+        let (fd, connected) = {
+            let target = SockAddr::from_inet(addr);
+            let fd = socket::stream_socket(target.family())?;
+            if let Some(local) = local {
+                socket::bind(std::os::fd::AsFd::as_fd(&fd), &SockAddr::from_inet(local))?;
+            }
+            let connected = socket::connect(std::os::fd::AsFd::as_fd(&fd), &target)?;
+            (fd, connected)
+        };
         let stream = TcpStream::from_fd(fd)?;
         if !connected {
             stream
