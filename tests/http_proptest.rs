@@ -18,6 +18,8 @@
 //! trailers. Runtime in a debug build is printed by `cargo test --test http_proptest`
 //! (see LOG.md for measured numbers).
 
+mod util;
+
 use std::io::IoSlice;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -27,6 +29,8 @@ use weir::http::{
     encode_head, Body, BodyDecoder, Decoded, HeaderMap, Limits, Method, ParseStatus, Request,
     RequestContext, RequestFraming, ResponseParser,
 };
+
+use util::conn::stream_of;
 
 const PARSER_VALID_CASES: u32 = 15_000;
 const PARSER_MUTATED_CASES: u32 = 40_000;
@@ -47,8 +51,7 @@ fn limits() -> Limits {
 /// `cases`, or a thousandth of it (at least 16) under valgrind (`.ci/run` sets
 /// `WEIR_UNDER_VALGRIND=1`), where each case is ~50x slower.
 fn config(cases: u32) -> ProptestConfig {
-    let under_valgrind = std::env::var_os("WEIR_UNDER_VALGRIND").is_some_and(|v| v == "1");
-    let cases = if under_valgrind {
+    let cases = if util::under_valgrind() {
         (cases / 1000).max(16)
     } else {
         cases
@@ -555,7 +558,7 @@ fn encode_and_read_back(
     let (req_body, pieces) = match body {
         ReqBody::None => (Body::Empty, vec![]),
         ReqBody::Bytes(b) => (Body::from(b.clone()), vec![b.clone()]),
-        ReqBody::Chunked(p) => (Body::stream(NoStream), p.clone()),
+        ReqBody::Chunked(p) => (Body::stream(stream_of([])), p.clone()),
     };
     let req = builder
         .body(req_body)
@@ -658,17 +661,6 @@ fn check_as_server(
     prop_assert_eq!(&decoded[..], body);
     prop_assert!(rest.is_empty(), "bytes after the body");
     Ok(())
-}
-
-struct NoStream;
-impl futures_core::Stream for NoStream {
-    type Item = std::io::Result<Bytes>;
-    fn poll_next(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        std::task::Poll::Ready(None)
-    }
 }
 
 // ---------- the properties ----------
