@@ -340,6 +340,13 @@ impl ConnIo {
         }
     }
 
+    /// Ends an exchange that closes the connection: [`release_exchange`](Self::release_exchange)
+    /// and what the recycler hears.
+    pub(crate) fn close_exchange(&mut self, reason: CloseReason) {
+        self.release_exchange();
+        self.set_close_reason(reason);
+    }
+
     /// Ends the exchange's buffer use: gives the buffer back to the free list and forgets the
     /// request. Returns whether bytes were left over after the response.
     pub(crate) fn release_exchange(&mut self) -> bool {
