@@ -20,11 +20,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use super::{
-    free_port, pattern, pattern_byte, require_program, stop_child, wait_listening, TempDir,
-    READY_TIMEOUT,
+    free_port, pattern, pattern_byte, require_program, stop_child, wait_listening, wait_until,
+    TempDir,
 };
 
 /// The 13-byte file's path on the server.
@@ -219,21 +218,10 @@ fn spawn(binary: &Path, dir: &Path) -> Child {
 /// Waits until nginx wrote its pid file, which it does only after binding its port: what
 /// answered the ready check is then this nginx, not another process that took the port.
 fn confirm_ours(dir: &Path, child: &mut Child) -> io::Result<()> {
-    let deadline = Instant::now() + READY_TIMEOUT;
     let expected = child.id().to_string();
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Err(io::Error::other(format!("exited with {status}")));
-        }
-        let pid = std::fs::read_to_string(dir.join("nginx.pid")).unwrap_or_default();
-        if pid.trim() == expected {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(io::Error::other("no pid file"));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let pid_file = dir.join("nginx.pid");
+    let written = || std::fs::read_to_string(&pid_file).is_ok_and(|pid| pid.trim() == expected);
+    wait_until(written, Some(child), "its pid file")
 }
 
 /// Both of nginx's logs, for failure messages.
