@@ -15,8 +15,8 @@
 //! `Last-Modified` and `ETag`, so conditional requests get 304; HEAD works everywhere.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io;
+use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -312,21 +312,15 @@ impl Nginx {
 
     /// Reads the stub_status counters over a fresh connection (which they include).
     pub fn stats(&self) -> NginxStats {
-        let mut stream = TcpStream::connect(self.addr).expect("connect to nginx");
-        let request = "GET /nginx_status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-        stream
-            .write_all(request.as_bytes())
-            .expect("write status request");
-        let mut text = String::new();
-        stream.read_to_string(&mut text).expect("read status");
-        parse_stats(&text).unwrap_or_else(|| panic!("unexpected stub_status reply: {text}"))
+        let reply = super::raw::get(self.addr, "/nginx_status").expect("GET /nginx_status");
+        let text = String::from_utf8_lossy(&reply.body);
+        parse_stats(&text).unwrap_or_else(|| panic!("unexpected stub_status reply: {reply:?}"))
     }
 }
 
-/// Parses stub_status output: "Active connections: A", then "accepts handled requests"
+/// Parses a stub_status body: "Active connections: A", then "accepts handled requests"
 /// followed by the three numbers.
-fn parse_stats(text: &str) -> Option<NginxStats> {
-    let body = text.split("\r\n\r\n").nth(1)?;
+fn parse_stats(body: &str) -> Option<NginxStats> {
     let active = body
         .split("Active connections:")
         .nth(1)?
