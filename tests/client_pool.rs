@@ -8,6 +8,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use util::conn::stream_of;
 use util::hyper_server::{full, HyperServer};
 use util::rt::run;
 use util::scripted::{Script, ScriptedPeer};
@@ -293,10 +295,11 @@ fn a_put_held_for_100_continue_is_retried_with_its_body() {
 /// a stale connection (retry-safe by itself) and is not sent again.
 #[test]
 fn a_put_with_a_stream_or_file_body_is_never_sent_twice() {
-    let path = std::env::temp_dir().join(format!("weir-retry-{}.bin", std::process::id()));
+    let dir = util::TempDir::new("retry");
+    let path = dir.path().join("body.bin");
     std::fs::write(&path, b"data").unwrap();
     let bodies: [Box<dyn Fn() -> weir::http::Body>; 2] = [
-        Box::new(|| weir::http::Body::sized_stream(one_piece(b"data"), 4)),
+        Box::new(|| weir::http::Body::sized_stream(stream_of([Bytes::from_static(b"data")]), 4)),
         Box::new(|| weir::http::Body::file(std::fs::File::open(&path).unwrap(), 4)),
     ];
     for make_body in bodies {
@@ -320,24 +323,6 @@ fn a_put_with_a_stream_or_file_body_is_never_sent_twice() {
             events.borrow()
         );
     }
-    let _ = std::fs::remove_file(&path);
-}
-
-/// A stream of one piece.
-fn one_piece(
-    piece: &'static [u8],
-) -> impl futures_core::Stream<Item = std::io::Result<bytes::Bytes>> + Send {
-    struct One(Option<bytes::Bytes>);
-    impl futures_core::Stream for One {
-        type Item = std::io::Result<bytes::Bytes>;
-        fn poll_next(
-            mut self: std::pin::Pin<&mut Self>,
-            _: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<Option<Self::Item>> {
-            std::task::Poll::Ready(self.0.take().map(Ok))
-        }
-    }
-    One(Some(bytes::Bytes::from_static(piece)))
 }
 
 #[test]
