@@ -74,10 +74,6 @@ fn sequential_requests_reuse_one_connection() {
     );
 }
 
-/// How long a scripted peer waits before closing a connection the client should have put back
-/// in the pool by then (it reads a 2-byte body in microseconds; much slower under valgrind).
-const IDLE_FIRST: Duration = Duration::from_millis(300);
-
 const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
 /// GETs `url` and reads the body; panics on any failure.
@@ -99,6 +95,7 @@ fn peer_close_of_idle_connection_evicts_it_before_checkout(close: Script) {
     run(async {
         get_ok(&client, &url).await;
         assert_eq!(client.pool_stats().total.idle, 1);
+        peer.release();
         peer.wait_done(0);
         let_loop_turn().await;
         get_ok(&client, &url).await;
@@ -118,14 +115,14 @@ fn peer_close_of_idle_connection_evicts_it_before_checkout(close: Script) {
 
 #[test]
 fn fin_of_an_idle_connection_evicts_it_before_checkout() {
-    // The pause lets the client put the connection back before the FIN comes.
-    let script = Script::new().respond(OK).pause(IDLE_FIRST).close();
+    // The FIN comes only once the client has put the connection back.
+    let script = Script::new().respond(OK).wait_release().close();
     peer_close_of_idle_connection_evicts_it_before_checkout(script);
 }
 
 #[test]
 fn rst_of_an_idle_connection_evicts_it_before_checkout() {
-    let script = Script::new().respond(OK).pause(IDLE_FIRST).reset();
+    let script = Script::new().respond(OK).wait_release().reset();
     peer_close_of_idle_connection_evicts_it_before_checkout(script);
 }
 

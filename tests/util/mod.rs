@@ -12,8 +12,8 @@
 //! - [`hyper_server::HyperServer`]: hyper 1.x on a tokio current-thread runtime with a handler
 //!   closure.
 //! - [`scripted::ScriptedPeer`]: a raw-socket peer following a script per accepted connection
-//!   (read the request head, write bytes in pieces, close, reset, half-close, hang), recording
-//!   what it received.
+//!   (read the request head, write bytes in pieces, wait for the test's release, close, reset,
+//!   half-close, hang), recording what it received.
 //!
 //! A missing external program (nginx, python3) fails the test with a message saying what to
 //! install: `.ci/run` installs them, so a skip would only hide a broken CI.
