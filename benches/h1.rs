@@ -127,21 +127,11 @@ fn usage(msg: &str) -> ! {
     std::process::exit(2)
 }
 
-/// Pins every thread of this process (and what it starts later) to `cpu`, with taskset.
-fn pin(cpu: usize) {
-    let pid = std::process::id().to_string();
-    let status = std::process::Command::new("taskset")
-        .args(["-a", "-p", "-c", &cpu.to_string(), &pid])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("run taskset");
-    assert!(status.success(), "taskset failed");
-}
-
 fn main() {
     let args = parse_args();
     if let Some(cpu) = args.pin {
-        pin(cpu);
+        // The only thread yet: nginx and the runtimes started later inherit the affinity.
+        util::bench::pin_to_cpu(cpu).unwrap_or_else(|e| panic!("pin to CPU {cpu}: {e}"));
     }
     let _ = weir::rt::raise_fd_limit();
     // sendfile off for the small body: head and body in one write, as most servers answer.
