@@ -173,8 +173,6 @@ pub(crate) struct Core {
     injected: RefCell<VecDeque<u64>>,
     /// Spawned tasks.
     tasks: RefCell<Tasks>,
-    /// Whether a `block_on` is running this core.
-    running: Cell<bool>,
     /// How many times the loop has waited on epoll.
     turns: Cell<u64>,
 }
@@ -241,7 +239,6 @@ impl Runtime {
             ready: RefCell::new(VecDeque::with_capacity(64)),
             injected: RefCell::new(VecDeque::with_capacity(64)),
             tasks: RefCell::new(Tasks::default()),
-            running: Cell::new(false),
             turns: Cell::new(0),
         });
         Ok(Runtime {
@@ -307,14 +304,12 @@ impl Enter {
             }
             *c = Some(core.clone());
         });
-        core.running.set(true);
         Enter { core: core.clone() }
     }
 }
 
 impl Drop for Enter {
     fn drop(&mut self) {
-        self.core.running.set(false);
         // The ready queue may name MAIN; it belongs to this block_on only.
         self.core.ready.borrow_mut().retain(|&t| t != MAIN);
         let _ = CURRENT.try_with(|c| c.borrow_mut().take());
