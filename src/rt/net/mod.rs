@@ -343,6 +343,18 @@ impl Source {
         .await
     }
 
+    /// Finishes a non-blocking `connect(2)` that did not complete at once: waits for the
+    /// write slot to turn ready, then `SO_ERROR` says whether the connection succeeded.
+    pub(crate) fn finish_connect(&self) -> impl Future<Output = io::Result<()>> + '_ {
+        self.until(WRITE, move |cx| {
+            ready!(self.poll_ready(WRITE, cx))?;
+            Poll::Ready(match sys::socket::take_error(self.fd()?)? {
+                Some(err) => Err(err),
+                None => Ok(()),
+            })
+        })
+    }
+
     /// Waits for `dir` to be ready (without doing I/O): used by connect and
     /// [`AsyncStream::poll_read_ready`].
     pub(crate) fn poll_ready(&self, dir: usize, cx: &Context<'_>) -> Poll<io::Result<()>> {

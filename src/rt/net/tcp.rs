@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 
 use super::{impl_async_stream, resolve, Source};
-use crate::rt::reactor::{READ, WRITE};
+use crate::rt::reactor::READ;
 use crate::sys::socket::{self, SockAddr};
 
 /// Backlog for listening sockets (the kernel caps it at `somaxconn`).
@@ -68,13 +68,7 @@ impl TcpStream {
         };
         let stream = TcpStream::from_fd(fd)?;
         if !connected {
-            stream
-                .source
-                .until(WRITE, |cx| stream.source.poll_ready(WRITE, cx))
-                .await?;
-            if let Some(err) = socket::take_error(stream.source.fd()?)? {
-                return Err(err);
-            }
+            stream.source.finish_connect().await?;
         }
         Ok(stream)
     }

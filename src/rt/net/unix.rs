@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::task::{Context, Poll};
 
 use super::{impl_async_stream, Source};
-use crate::rt::reactor::{READ, WRITE};
+use crate::rt::reactor::READ;
 use crate::sys::socket::{self, SockAddr};
 
 /// Backlog for listening sockets (the kernel caps it at `somaxconn`).
@@ -30,18 +30,17 @@ impl UnixStream {
     /// # Panics
     /// Outside a running weir runtime.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
-        let target = SockAddr::from_path(path.as_ref())?;
-        let fd = socket::stream_socket(socket::AF_UNIX)?;
-        let connected = socket::connect(fd.as_fd(), &target)?;
+        // In a block, as in `TcpStream::open`: the 136-byte address need not live across
+        // the wait below.
+        let (fd, connected) = {
+            let target = SockAddr::from_path(path.as_ref())?;
+            let fd = socket::stream_socket(socket::AF_UNIX)?;
+            let connected = socket::connect(fd.as_fd(), &target)?;
+            (fd, connected)
+        };
         let stream = UnixStream::from_fd(fd)?;
         if !connected {
-            stream
-                .source
-                .until(WRITE, |cx| stream.source.poll_ready(WRITE, cx))
-                .await?;
-            if let Some(err) = socket::take_error(stream.source.fd()?)? {
-                return Err(err);
-            }
+            stream.source.finish_connect().await?;
         }
         Ok(stream)
     }
