@@ -39,6 +39,9 @@ pub use resolve::{resolve, Resolve};
 pub use tcp::{TcpListener, TcpStream};
 pub use unix::{UnixListener, UnixStream};
 
+/// Backlog for listening sockets (the kernel caps it at `somaxconn`).
+const LISTEN_BACKLOG: i32 = 1024;
+
 /// A byte stream on the loop: what the HTTP connection is generic over.
 ///
 /// The `poll_*` methods follow the usual contract: `Pending` means the task's waker is
@@ -449,6 +452,18 @@ impl Source {
 
     pub(crate) fn drop_waiter(&self, dir: usize) {
         self.core.reactor.drop_waiter(self.token, dir);
+    }
+
+    /// Shuts the socket down (the peer sees it), then deregisters it and wakes waiters with
+    /// an error; the fd stays open until drop. A peer already gone is not an error.
+    pub(crate) fn shut_down_and_disconnect(&self) -> io::Result<()> {
+        // Shut down first, while the fd is still valid.
+        let shut = sys::shutdown(self.fd()?, std::net::Shutdown::Both);
+        self.disconnect()?;
+        match shut {
+            Err(err) if err.kind() != io::ErrorKind::NotConnected => Err(err),
+            _ => Ok(()),
+        }
     }
 
     /// Deregisters now and wakes waiters with an error; the fd stays open until drop.

@@ -5,12 +5,9 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::task::{Context, Poll};
 
-use super::{impl_async_stream, Source};
+use super::{impl_async_stream, Source, LISTEN_BACKLOG};
 use crate::rt::reactor::READ;
 use crate::sys::socket::{self, SockAddr};
-
-/// Backlog for listening sockets (the kernel caps it at `somaxconn`).
-const LISTEN_BACKLOG: i32 = 1024;
 
 /// A Unix-domain stream connection on the loop.
 ///
@@ -94,10 +91,10 @@ impl UnixStream {
     }
 
     /// Takes the stream off the loop now: waiting tasks wake with an error, later I/O fails
-    /// with `NotConnected`. The fd is closed when the stream is dropped.
+    /// with `NotConnected`, and the peer sees the connection shut down. The fd is closed when
+    /// the stream is dropped.
     pub fn disconnect(&self) -> io::Result<()> {
-        let _ = crate::sys::shutdown(self.source.fd()?, std::net::Shutdown::Both);
-        self.source.disconnect()
+        self.source.shut_down_and_disconnect()
     }
 
     /// Deregisters, wakes any waiting task with an error, and closes the socket, reporting
