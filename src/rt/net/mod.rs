@@ -406,18 +406,18 @@ impl Source {
         buf: &mut BytesMut,
         max: usize,
     ) -> Poll<io::Result<usize>> {
-        let room = std::cell::Cell::new(0);
+        // Short when the read could have taken more: it stopped below `max` with spare room
+        // left (the reserve is `sys::read_buf`'s, so the room is measured after the read).
+        let short = std::cell::Cell::new(false);
         self.poll_io(
             READ,
             cx,
             |fd| {
-                if buf.capacity() == buf.len() {
-                    buf.reserve(sys::READ_BUF_RESERVE);
-                }
-                room.set((buf.capacity() - buf.len()).min(max.max(1)));
-                sys::read_buf(fd, buf, max)
+                let n = sys::read_buf(fd, buf, max)?;
+                short.set(n < max.max(1) && buf.len() < buf.capacity());
+                Ok(n)
             },
-            |&n| n < room.get(),
+            |_| short.get(),
         )
     }
 
