@@ -47,6 +47,7 @@ use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::event::{ClientEvent, CloseReason};
+use crate::conn::KEEP_ALIVE_MARGIN;
 use crate::error::{Error, Kind, Phase, Result};
 use crate::http::Origin;
 use crate::rt::sync::{LocalAcquire, LocalPermit, LocalSemaphore};
@@ -55,10 +56,6 @@ use crate::rt::JoinHandle;
 /// How much later than the earliest expiry the reaper may wake, so that connections expiring
 /// close together are closed in one wake-up. Checkout never hands out an expired connection.
 const REAP_SLACK: Duration = Duration::from_millis(100);
-
-/// How much earlier than the server's `Keep-Alive: timeout=N` we give up an idle connection,
-/// so that we do not race the server's own close.
-pub(crate) const KEEP_ALIVE_MARGIN: Duration = Duration::from_secs(1);
 
 /// What the pool needs to know about a connection.
 pub(crate) trait Poolable: 'static {
