@@ -79,10 +79,10 @@ const IDLE_FIRST: Duration = Duration::from_millis(300);
 const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
 /// GETs `url` and reads the body; panics on any failure.
-async fn get_ok(client: &Client, url: &str) {
+async fn get_ok(client: &Client, url: &str) -> bytes::Bytes {
     let resp = client.get(url).await.unwrap();
     assert_eq!(resp.status(), 200);
-    resp.into_body().bytes().await.unwrap();
+    resp.into_body().bytes().await.unwrap()
 }
 
 /// Lets the loop take an epoll turn, so a FIN/RST that already arrived is seen.
@@ -296,7 +296,10 @@ fn a_put_with_a_stream_or_file_body_is_never_sent_twice() {
     let path = std::env::temp_dir().join(format!("weir-retry-{}.bin", std::process::id()));
     std::fs::write(&path, b"data").unwrap();
     let bodies: [Box<dyn Fn() -> weir::http::Body>; 2] = [
-        Box::new(|| weir::http::Body::sized_stream(one_piece(b"data"), 4)),
+        Box::new(|| {
+            let piece = bytes::Bytes::from_static(b"data");
+            weir::http::Body::sized_stream(util::conn::stream_of([piece]), 4)
+        }),
         Box::new(|| weir::http::Body::file(std::fs::File::open(&path).unwrap(), 4)),
     ];
     for make_body in bodies {
@@ -321,23 +324,6 @@ fn a_put_with_a_stream_or_file_body_is_never_sent_twice() {
         );
     }
     let _ = std::fs::remove_file(&path);
-}
-
-/// A stream of one piece.
-fn one_piece(
-    piece: &'static [u8],
-) -> impl futures_core::Stream<Item = std::io::Result<bytes::Bytes>> + Send {
-    struct One(Option<bytes::Bytes>);
-    impl futures_core::Stream for One {
-        type Item = std::io::Result<bytes::Bytes>;
-        fn poll_next(
-            mut self: std::pin::Pin<&mut Self>,
-            _: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<Option<Self::Item>> {
-            std::task::Poll::Ready(self.0.take().map(Ok))
-        }
-    }
-    One(Some(bytes::Bytes::from_static(piece)))
 }
 
 #[test]
@@ -559,15 +545,7 @@ fn nginx_closing_after_n_requests_and_when_idle_fails_no_request() {
     let mut stats_calls = 0;
     run(async {
         for _ in 0..52 {
-            let body = client
-                .get(&url)
-                .await
-                .unwrap()
-                .into_body()
-                .bytes()
-                .await
-                .unwrap();
-            assert_eq!(body, nginx::SMALL_BODY);
+            assert_eq!(get_ok(&client, &url).await, nginx::SMALL_BODY);
         }
         assert_eq!(
             client.pool_stats().total.idle,
@@ -584,15 +562,7 @@ fn nginx_closing_after_n_requests_and_when_idle_fails_no_request() {
             weir::rt::time::sleep(Duration::from_millis(100)).await;
         }
         let_loop_turn().await;
-        let body = client
-            .get(&url)
-            .await
-            .unwrap()
-            .into_body()
-            .bytes()
-            .await
-            .unwrap();
-        assert_eq!(body, nginx::SMALL_BODY);
+        assert_eq!(get_ok(&client, &url).await, nginx::SMALL_BODY);
     });
     let after = server.stats();
     let (requests, accepts) = (
