@@ -569,16 +569,13 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
             _ => return Err(Illegal { state, event }),
         },
         Event::Interim => match state {
-            State::WritingBody if (v.interims < MAX_INTERIM) => {
+            state @ (State::WritingBody | State::AwaitingHead) if (v.interims < MAX_INTERIM) => {
                 v.interims = (v.interims + 1);
-                State::WritingBody
+                state
             }
-            State::AwaitingHead if (v.interims < MAX_INTERIM) => {
-                v.interims = (v.interims + 1);
-                State::AwaitingHead
+            State::WritingBody | State::AwaitingHead if (v.interims >= MAX_INTERIM) => {
+                State::Closed
             }
-            State::WritingBody if (v.interims >= MAX_INTERIM) => State::Closed,
-            State::AwaitingHead if (v.interims >= MAX_INTERIM) => State::Closed,
             _ => return Err(Illegal { state, event }),
         },
         Event::FinalHead {
@@ -613,8 +610,7 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
             _ => return Err(Illegal { state, event }),
         },
         Event::Upgrade => match state {
-            State::WritingBody => State::Upgraded,
-            State::AwaitingHead => State::Upgraded,
+            State::WritingBody | State::AwaitingHead => State::Upgraded,
             _ => return Err(Illegal { state, event }),
         },
         Event::BodyDone => match state {
@@ -640,61 +636,61 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
             _ => return Err(Illegal { state, event }),
         },
         Event::PeerClose => match state {
-            State::Idle => State::Closed,
-            State::WritingHead => State::Closed,
-            State::WritingBody => State::Closed,
-            State::AwaitingHead => State::Closed,
-            State::ReadingBody => State::Closed,
-            State::Draining => State::Closed,
+            State::Idle
+            | State::WritingHead
+            | State::WritingBody
+            | State::AwaitingHead
+            | State::ReadingBody
+            | State::Draining => State::Closed,
             _ => return Err(Illegal { state, event }),
         },
         Event::Reset => match state {
-            State::Connecting => State::Closed,
-            State::Idle => State::Closed,
-            State::WritingHead => State::Closed,
-            State::WritingBody => State::Closed,
-            State::AwaitingHead => State::Closed,
-            State::ReadingBody => State::Closed,
-            State::Draining => State::Closed,
+            State::Connecting
+            | State::Idle
+            | State::WritingHead
+            | State::WritingBody
+            | State::AwaitingHead
+            | State::ReadingBody
+            | State::Draining => State::Closed,
             _ => return Err(Illegal { state, event }),
         },
         Event::HangUp => match state {
-            State::Connecting => State::Closed,
-            State::Idle => State::Closed,
-            State::WritingHead => State::Closed,
-            State::WritingBody => State::Closed,
-            State::AwaitingHead => State::Closed,
-            State::ReadingBody => State::Closed,
-            State::Draining => State::Closed,
+            State::Connecting
+            | State::Idle
+            | State::WritingHead
+            | State::WritingBody
+            | State::AwaitingHead
+            | State::ReadingBody
+            | State::Draining => State::Closed,
             _ => return Err(Illegal { state, event }),
         },
         Event::Error => match state {
-            State::Connecting => State::Closed,
-            State::Idle => State::Closed,
-            State::WritingHead => State::Closed,
-            State::WritingBody => State::Closed,
-            State::AwaitingHead => State::Closed,
-            State::ReadingBody => State::Closed,
-            State::Draining => State::Closed,
+            State::Connecting
+            | State::Idle
+            | State::WritingHead
+            | State::WritingBody
+            | State::AwaitingHead
+            | State::ReadingBody
+            | State::Draining => State::Closed,
             _ => return Err(Illegal { state, event }),
         },
         Event::Cancel => match state {
-            State::Connecting => State::Closed,
-            State::WritingHead => State::Closed,
-            State::WritingBody => State::Closed,
-            State::AwaitingHead => State::Closed,
-            State::ReadingBody => State::Closed,
-            State::Draining => State::Closed,
+            State::Connecting
+            | State::WritingHead
+            | State::WritingBody
+            | State::AwaitingHead
+            | State::ReadingBody
+            | State::Draining => State::Closed,
             _ => return Err(Illegal { state, event }),
         },
         Event::Close => match state {
-            State::Connecting => State::Closed,
-            State::Idle => State::Closed,
-            State::WritingHead => State::Closed,
-            State::WritingBody => State::Closed,
-            State::AwaitingHead => State::Closed,
-            State::ReadingBody => State::Closed,
-            State::Draining => State::Closed,
+            State::Connecting
+            | State::Idle
+            | State::WritingHead
+            | State::WritingBody
+            | State::AwaitingHead
+            | State::ReadingBody
+            | State::Draining => State::Closed,
             _ => return Err(Illegal { state, event }),
         },
     };

@@ -269,19 +269,12 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                 return Err(Illegal { state, event });
             }
             match state {
-                State::Open if (v.st[(t) as usize] == GRANTED) => {
+                state @ (State::Open | State::Closed) if (v.st[(t) as usize] == GRANTED) => {
                     {
                         let value = HOLDING;
                         v.st[(t) as usize] = value;
                     }
-                    State::Open
-                }
-                State::Closed if (v.st[(t) as usize] == GRANTED) => {
-                    {
-                        let value = HOLDING;
-                        v.st[(t) as usize] = value;
-                    }
-                    State::Closed
+                    state
                 }
                 _ => return Err(Illegal { state, event }),
             }
@@ -291,7 +284,9 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                 return Err(Illegal { state, event });
             }
             match state {
-                State::Open if ((v.st[(t) as usize] == HOLDING) && (v.qlen > 0)) => {
+                state @ (State::Open | State::Closed)
+                    if ((v.st[(t) as usize] == HOLDING) && (v.qlen > 0)) =>
+                {
                     for i in 0..TASKS {
                         if (v.pos[(i) as usize] == 1) {
                             {
@@ -313,47 +308,17 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                         let value = IDLE;
                         v.st[(t) as usize] = value;
                     }
-                    State::Open
+                    state
                 }
-                State::Closed if ((v.st[(t) as usize] == HOLDING) && (v.qlen > 0)) => {
-                    for i in 0..TASKS {
-                        if (v.pos[(i) as usize] == 1) {
-                            {
-                                let value = GRANTED;
-                                v.st[(i) as usize] = value;
-                            }
-                        }
-                    }
-                    for i in 0..TASKS {
-                        if (v.pos[(i) as usize] > 0) {
-                            {
-                                let value = (v.pos[(i) as usize] - 1);
-                                v.pos[(i) as usize] = value;
-                            }
-                        }
-                    }
-                    v.qlen = (v.qlen - 1);
-                    {
-                        let value = IDLE;
-                        v.st[(t) as usize] = value;
-                    }
-                    State::Closed
-                }
-                State::Open if ((v.st[(t) as usize] == HOLDING) && (v.qlen == 0)) => {
+                state @ (State::Open | State::Closed)
+                    if ((v.st[(t) as usize] == HOLDING) && (v.qlen == 0)) =>
+                {
                     v.avail = (v.avail + 1);
                     {
                         let value = IDLE;
                         v.st[(t) as usize] = value;
                     }
-                    State::Open
-                }
-                State::Closed if ((v.st[(t) as usize] == HOLDING) && (v.qlen == 0)) => {
-                    v.avail = (v.avail + 1);
-                    {
-                        let value = IDLE;
-                        v.st[(t) as usize] = value;
-                    }
-                    State::Closed
+                    state
                 }
                 _ => return Err(Illegal { state, event }),
             }
@@ -363,7 +328,7 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                 return Err(Illegal { state, event });
             }
             match state {
-                State::Open if (v.st[(t) as usize] == QUEUED) => {
+                state @ (State::Open | State::Closed) if (v.st[(t) as usize] == QUEUED) => {
                     for i in 0..TASKS {
                         if (v.pos[(i) as usize] > v.pos[(t) as usize]) {
                             {
@@ -381,29 +346,11 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                         let value = IDLE;
                         v.st[(t) as usize] = value;
                     }
-                    State::Open
+                    state
                 }
-                State::Closed if (v.st[(t) as usize] == QUEUED) => {
-                    for i in 0..TASKS {
-                        if (v.pos[(i) as usize] > v.pos[(t) as usize]) {
-                            {
-                                let value = (v.pos[(i) as usize] - 1);
-                                v.pos[(i) as usize] = value;
-                            }
-                        }
-                    }
-                    {
-                        let value = 0;
-                        v.pos[(t) as usize] = value;
-                    }
-                    v.qlen = (v.qlen - 1);
-                    {
-                        let value = IDLE;
-                        v.st[(t) as usize] = value;
-                    }
-                    State::Closed
-                }
-                State::Open if ((v.st[(t) as usize] == GRANTED) && (v.qlen > 0)) => {
+                state @ (State::Open | State::Closed)
+                    if ((v.st[(t) as usize] == GRANTED) && (v.qlen > 0)) =>
+                {
                     for i in 0..TASKS {
                         if (v.pos[(i) as usize] == 1) {
                             {
@@ -425,47 +372,17 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                         let value = IDLE;
                         v.st[(t) as usize] = value;
                     }
-                    State::Open
+                    state
                 }
-                State::Closed if ((v.st[(t) as usize] == GRANTED) && (v.qlen > 0)) => {
-                    for i in 0..TASKS {
-                        if (v.pos[(i) as usize] == 1) {
-                            {
-                                let value = GRANTED;
-                                v.st[(i) as usize] = value;
-                            }
-                        }
-                    }
-                    for i in 0..TASKS {
-                        if (v.pos[(i) as usize] > 0) {
-                            {
-                                let value = (v.pos[(i) as usize] - 1);
-                                v.pos[(i) as usize] = value;
-                            }
-                        }
-                    }
-                    v.qlen = (v.qlen - 1);
-                    {
-                        let value = IDLE;
-                        v.st[(t) as usize] = value;
-                    }
-                    State::Closed
-                }
-                State::Open if ((v.st[(t) as usize] == GRANTED) && (v.qlen == 0)) => {
+                state @ (State::Open | State::Closed)
+                    if ((v.st[(t) as usize] == GRANTED) && (v.qlen == 0)) =>
+                {
                     v.avail = (v.avail + 1);
                     {
                         let value = IDLE;
                         v.st[(t) as usize] = value;
                     }
-                    State::Open
-                }
-                State::Closed if ((v.st[(t) as usize] == GRANTED) && (v.qlen == 0)) => {
-                    v.avail = (v.avail + 1);
-                    {
-                        let value = IDLE;
-                        v.st[(t) as usize] = value;
-                    }
-                    State::Closed
+                    state
                 }
                 _ => return Err(Illegal { state, event }),
             }

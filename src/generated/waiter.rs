@@ -242,9 +242,7 @@ pub const fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, E
             _ => return Err(Illegal { state, event }),
         },
         Event::Close => match state {
-            State::Empty => State::Closed,
-            State::Ready => State::Closed,
-            State::Closed => State::Closed,
+            State::Empty | State::Ready | State::Closed => State::Closed,
             State::Waiting => {
                 fx.wake = true;
                 State::Closed
@@ -256,9 +254,7 @@ pub const fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, E
                 fx.remove = true;
                 State::Empty
             }
-            State::Empty => State::Empty,
-            State::Ready => State::Ready,
-            State::Closed => State::Closed,
+            state @ (State::Empty | State::Ready | State::Closed) => state,
             _ => return Err(Illegal { state, event }),
         },
     };

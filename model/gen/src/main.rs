@@ -278,6 +278,33 @@ do = ["g = true"]
     }
 
     #[test]
+    fn one_transition_table_is_one_match_arm() {
+        let extra = r#"
+[[event]]
+name = "poke"
+[[event]]
+name = "reset"
+
+[[transition]]
+from = ["a", "b"]
+event = "poke"
+to = "="
+
+[[transition]]
+from = ["a", "b"]
+event = "reset"
+to = "a"
+"#;
+        let rs = rust::emit(&model::load(&format!("{TINY}{extra}")).unwrap()).unwrap();
+        let arm = |pattern: &str, to: &str| format!("{pattern} => {{\n                    {to}\n");
+        assert!(
+            rs.contains(&arm("state @ (State::A | State::B)", "state")),
+            "{rs}"
+        );
+        assert!(rs.contains(&arm("State::A | State::B", "State::A")), "{rs}");
+    }
+
+    #[test]
     fn typestate_guards_must_be_exhaustive_and_exclusive() {
         let overlapping = TINY.replace("guard = \"!flag\"", "guard = \"flag || x\"");
         let err = model::load(&overlapping).unwrap_err();

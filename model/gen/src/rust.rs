@@ -418,6 +418,34 @@ fn effects_and_illegal(m: &Machine, o: &mut String) {
     let _ = writeln!(o, "impl fmt::Display for Illegal {{\n    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {{\n        write!(f, \"{}: event `{{}}` is illegal in state `{{}}`\", self.event.name(), self.state.name())\n    }}\n}}\n\nimpl std::error::Error for Illegal {{}}\n", m.name);
 }
 
+/// Whether every transition of one `[[transition]]` table stays in its own state (`to = "="`
+/// with several `from` states), so the arm returns the state it matched.
+fn stays(arm: &[&Trans]) -> bool {
+    arm.len() > 1 && arm.iter().all(|t| t.to == t.from)
+}
+
+/// The match pattern of one `[[transition]]` table: its `from` states, rebinding `state` if it stays.
+fn arm_pattern(arm: &[&Trans]) -> String {
+    let froms: Vec<String> = arm
+        .iter()
+        .map(|t| format!("State::{}", camel(&t.from)))
+        .collect();
+    match (arm.len(), stays(arm)) {
+        (1, _) => froms[0].clone(),
+        (_, true) => format!("state @ ({})", froms.join(" | ")),
+        (_, false) => froms.join(" | "),
+    }
+}
+
+/// The state one `[[transition]]` table's arm goes to.
+fn arm_target(arm: &[&Trans]) -> String {
+    if stays(arm) {
+        "state".into()
+    } else {
+        format!("State::{}", camel(&arm[0].to))
+    }
+}
+
 fn next_fn(m: &Machine, o: &mut String) -> Result<(), String> {
     let cst = if m.hot_path { "const " } else { "" };
     o.push_str("/// The transition function: the next state, variables and effects, or [`Illegal`].\n/// Guards of one (state, event) are tried in model-file order.\n");
@@ -434,20 +462,22 @@ fn next_fn(m: &Machine, o: &mut String) -> Result<(), String> {
             let _ = writeln!(o, "            if !({}) {{\n                return Err(Illegal {{ state, event }});\n            }}", checks.join(" && "));
         }
         o.push_str("            match state {\n");
-        for t in m.trans.iter().filter(|t| t.event == ev.name) {
+        let on_event: Vec<&Trans> = m.trans.iter().filter(|t| t.event == ev.name).collect();
+        for arm in on_event.chunk_by(|a, b| a.def == b.def) {
+            let t = arm[0];
             let guard = match &t.guard {
                 Some(g) => format!(" if {}", expr::rust(g, &names, &BTreeSet::new())?),
                 None => String::new(),
             };
-            let _ = writeln!(o, "                State::{}{guard} => {{", camel(&t.from));
+            let _ = writeln!(o, "                {}{guard} => {{", arm_pattern(arm));
             o.push_str(&updates(m, t, &names, "                    ")?);
             for e in &t.effects {
                 let _ = writeln!(o, "                    fx.{e} = true;");
             }
             let _ = writeln!(
                 o,
-                "                    State::{}\n                }}",
-                camel(&t.to)
+                "                    {}\n                }}",
+                arm_target(arm)
             );
         }
         o.push_str("                _ => return Err(Illegal { state, event }),\n            }\n        }\n");
