@@ -15,6 +15,9 @@
 //! repeatedly; N round trips in total, split evenly. Clients set TCP_NODELAY. With `--pin`,
 //! client and server share one core (the figure the README quotes).
 
+#[path = "../tests/util/mod.rs"]
+mod util;
+
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
@@ -33,7 +36,8 @@ fn main() {
     };
     let pin = opt("--pin").map(|p| p.parse::<usize>().expect("--pin CPU"));
     if let Some(cpu) = pin {
-        pin_to(cpu);
+        // The only thread yet: the runtimes and the server started later inherit it.
+        util::bench::pin_to_cpu(cpu).unwrap_or_else(|e| panic!("pin to CPU {cpu}: {e}"));
     }
     if let Some(addr) = opt("--serve") {
         serve(&addr);
@@ -195,18 +199,6 @@ fn spawn_server(pin: Option<usize>) -> (SocketAddr, Child) {
         .read_line(&mut line)
         .expect("server address");
     (line.trim().parse().expect("server address"), child)
-}
-
-/// Pins this process (all later threads inherit it) to one CPU.
-fn pin_to(cpu: usize) {
-    // SAFETY: `set` is a zeroed cpu_set_t we own; CPU_SET writes within it; the syscall reads
-    // `size_of::<cpu_set_t>()` bytes of it.
-    let rc = unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
-    };
-    assert_eq!(rc, 0, "sched_setaffinity: {}", io::Error::last_os_error());
 }
 
 /// The default run: rates for both clients at 1 and 64 connections, then counts.

@@ -2,27 +2,30 @@
 //! same nginx on loopback, in the same run.
 //!
 //! ```text
-//! h1 --client weir|weir-raw|hyper|both --mode seq|c64|download --count N [--pin CPU] [--rounds R]
+//! h1 --client weir|weir-client|weir-raw|hyper|both --mode seq|c64|download --count N [--pin CPU] [--rounds R]
 //! ```
 //! - `seq`: N sequential GETs of a 13-byte body on one keep-alive connection;
 //! - `c64`: N GETs of the 13-byte body spread over 64 concurrent connections;
 //! - `download`: N downloads of a 64 MiB file on one keep-alive connection.
 //!
-//! With `--client weir` or `hyper` the bench does exactly N operations after start-up (nginx
-//! start, connect), so `benches/measure.sh` can difference two counts for instructions,
-//! allocations and syscalls per request. `--client both` is the wall-clock mode: R rounds,
-//! weir and hyper interleaved, requests/s (and MB/s) per round, medians and the ratio.
+//! With `--client weir`, `weir-client` or `hyper` the bench does exactly N operations after
+//! start-up (nginx start, connect), so `benches/measure.sh` can difference two counts for
+//! instructions, allocations and syscalls per request. `--client both` is the wall-clock
+//! mode: R rounds, weir and hyper interleaved, requests/s (and MB/s) per round, medians and
+//! the ratio.
 //! `--pin CPU` pins this process before nginx starts, so nginx (inheriting the affinity)
 //! and the client share that one core.
 //!
 //! `--client weir` drives `weir::conn` connections (one per task: send, read the body to its
-//! end, take the idle connection back). `--client weir-raw` is a floor for comparison: weir's
-//! framing (`weir::http`) on `weir::rt::net::TcpStream` with no connection layer, reusing one
-//! head buffer and one read buffer per connection.
+//! end, take the idle connection back); `--client weir-client` the pooled
+//! `weir::client::Client`. `--client weir-raw` is a floor for comparison: weir's framing
+//! (`weir::http`) on `weir::rt::net::TcpStream` with no connection layer, reusing one head
+//! buffer and one read buffer per connection.
 
 #[path = "../tests/util/mod.rs"]
 mod util;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -119,26 +122,16 @@ fn parse_args() -> Args {
 
 fn usage(msg: &str) -> ! {
     eprintln!(
-        "{msg}\nusage: h1 --client weir|weir-raw|hyper|both --mode seq|c64|download --count N [--pin CPU] [--rounds R]"
+        "{msg}\nusage: h1 --client weir|weir-client|weir-raw|hyper|both --mode seq|c64|download --count N [--pin CPU] [--rounds R]"
     );
     std::process::exit(2)
-}
-
-/// Pins every thread of this process (and what it starts later) to `cpu`, with taskset.
-fn pin(cpu: usize) {
-    let pid = std::process::id().to_string();
-    let status = std::process::Command::new("taskset")
-        .args(["-a", "-p", "-c", &cpu.to_string(), &pid])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("run taskset");
-    assert!(status.success(), "taskset failed");
 }
 
 fn main() {
     let args = parse_args();
     if let Some(cpu) = args.pin {
-        pin(cpu);
+        // The only thread yet: nginx and the runtimes started later inherit the affinity.
+        util::bench::pin_to_cpu(cpu).unwrap_or_else(|e| panic!("pin to CPU {cpu}: {e}"));
     }
     let _ = weir::rt::raise_fd_limit();
     // sendfile off for the small body: head and body in one write, as most servers answer.
@@ -268,6 +261,33 @@ fn share(count: u64, conns: usize, i: usize) -> u64 {
     count / conns as u64 + u64::from((i as u64) < count % conns as u64)
 }
 
+/// The measured part of a run: starts one task per connection in `conns` with its share of
+/// `count` requests (`start(connection, n)`), waits for them all and sums the body bytes
+/// they return.
+async fn timed<C, T, E>(count: u64, conns: Vec<C>, mut start: impl FnMut(C, u64) -> T) -> Run
+where
+    T: Future<Output = Result<u64, E>>,
+    E: std::fmt::Debug,
+{
+    let n = conns.len();
+    let (began, cpu0) = (Instant::now(), thread_cpu());
+    let tasks: Vec<T> = conns
+        .into_iter()
+        .enumerate()
+        .map(|(i, conn)| start(conn, share(count, n, i)))
+        .collect();
+    let mut body_bytes = 0;
+    for t in tasks {
+        body_bytes += t.await.expect("client task");
+    }
+    Run {
+        requests: count,
+        body_bytes,
+        elapsed: began.elapsed(),
+        cpu: thread_cpu() - cpu0,
+    }
+}
+
 // ------------------------------------------------------------------------- weir (conn)
 
 fn run_weir_conn(addr: SocketAddr, mode: Mode, count: u64) -> Run {
@@ -281,25 +301,10 @@ fn run_weir_conn(addr: SocketAddr, mode: Mode, count: u64) -> Run {
         for _ in 0..mode.connections() {
             conns.push(connect(head.url().origin(), &cfg).await.expect("connect"));
         }
-        let (start, cpu0) = (Instant::now(), thread_cpu());
-        let tasks: Vec<_> = conns
-            .into_iter()
-            .enumerate()
-            .map(|(i, conn)| {
-                let n = share(count, mode.connections(), i);
-                weir::rt::spawn(conn_run(conn, head.clone(), n))
-            })
-            .collect();
-        let mut body_bytes = 0;
-        for t in tasks {
-            body_bytes += t.await.expect("weir task");
-        }
-        Run {
-            requests: count,
-            body_bytes,
-            elapsed: start.elapsed(),
-            cpu: thread_cpu() - cpu0,
-        }
+        timed(count, conns, |conn, n| {
+            weir::rt::spawn(conn_run(conn, head.clone(), n))
+        })
+        .await
     })
 }
 
@@ -343,26 +348,10 @@ fn run_weir_client(addr: SocketAddr, mode: Mode, count: u64) -> Run {
         for t in warm {
             t.await.expect("warm-up");
         }
-        let (start, cpu0) = (Instant::now(), thread_cpu());
-        let tasks: Vec<_> = (0..conns)
-            .map(|i| {
-                weir::rt::spawn(client_run(
-                    client.clone(),
-                    head.clone(),
-                    share(count, conns, i),
-                ))
-            })
-            .collect();
-        let mut body_bytes = 0;
-        for t in tasks {
-            body_bytes += t.await.expect("weir task");
-        }
-        Run {
-            requests: count,
-            body_bytes,
-            elapsed: start.elapsed(),
-            cpu: thread_cpu() - cpu0,
-        }
+        timed(count, vec![(); conns], |(), n| {
+            weir::rt::spawn(client_run(client.clone(), head.clone(), n))
+        })
+        .await
     })
 }
 
@@ -392,25 +381,10 @@ fn run_weir(addr: SocketAddr, mode: Mode, count: u64) -> Run {
         for _ in 0..mode.connections() {
             conns.push(WeirConn::connect(addr).await);
         }
-        let (start, cpu0) = (Instant::now(), thread_cpu());
-        let tasks: Vec<_> = conns
-            .into_iter()
-            .enumerate()
-            .map(|(i, conn)| {
-                let n = share(count, mode.connections(), i);
-                weir::rt::spawn(conn.run(req.clone(), n))
-            })
-            .collect();
-        let mut body_bytes = 0;
-        for t in tasks {
-            body_bytes += t.await.expect("weir task");
-        }
-        Run {
-            requests: count,
-            body_bytes,
-            elapsed: start.elapsed(),
-            cpu: thread_cpu() - cpu0,
-        }
+        timed(count, conns, |conn, n| {
+            weir::rt::spawn(conn.run(req.clone(), n))
+        })
+        .await
     })
 }
 
@@ -484,29 +458,10 @@ fn run_hyper(addr: SocketAddr, mode: Mode, count: u64) -> Run {
         for _ in 0..mode.connections() {
             senders.push(hyper_connect(addr).await);
         }
-        let (start, cpu0) = (Instant::now(), thread_cpu());
-        let tasks: Vec<_> = senders
-            .into_iter()
-            .enumerate()
-            .map(|(i, s)| {
-                tokio::spawn(hyper_run(
-                    s,
-                    addr,
-                    mode,
-                    share(count, mode.connections(), i),
-                ))
-            })
-            .collect();
-        let mut body_bytes = 0;
-        for t in tasks {
-            body_bytes += t.await.expect("hyper task");
-        }
-        Run {
-            requests: count,
-            body_bytes,
-            elapsed: start.elapsed(),
-            cpu: thread_cpu() - cpu0,
-        }
+        timed(count, senders, |s, n| {
+            tokio::spawn(hyper_run(s, addr, mode, n))
+        })
+        .await
     })
 }
 

@@ -638,16 +638,6 @@ fn rusage_secs(who: libc::c_int) -> f64 {
     secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
-/// This process's current `VmRSS` in KiB.
-fn current_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .expect("VmRSS")
-}
-
 mod weir_client {
     //! The weir side: `weir::client::Client` on weir's runtime, or (`weir-conn`, a
     //! diagnostic) one `weir::conn` connection with `--read-buffer` / `--file-chunk` applied
@@ -661,7 +651,7 @@ mod weir_client {
         let rt = weir::rt::Runtime::new().expect("weir runtime");
         rt.block_on(async {
             let client = weir::client::Client::new();
-            let base_rss_kib = current_rss_kib();
+            let base_rss_kib = util::bench::rss_kib();
             let (start, cpu) = (Instant::now(), cpu_secs());
             let req = request(job);
             let resp = match conn_only {
@@ -747,7 +737,7 @@ mod hyper_client {
             .build()
             .expect("tokio");
         rt.block_on(async {
-            let base_rss_kib = current_rss_kib();
+            let base_rss_kib = util::bench::rss_kib();
             let (start, cpu) = (Instant::now(), cpu_secs());
             let (status, mut body) = send(job).await;
             assert_eq!(status, 200, "hyper: status");
@@ -817,14 +807,9 @@ mod hyper_client {
 
     fn upload_body(job: &Job) -> ReqBody {
         match job.body {
-            UploadBody::Sized => GenBody {
+            UploadBody::Sized | UploadBody::Chunked => GenBody {
                 gen: Generator::new(job),
-                sized: true,
-            }
-            .boxed_unsync(),
-            UploadBody::Chunked => GenBody {
-                gen: Generator::new(job),
-                sized: false,
+                sized: job.body == UploadBody::Sized,
             }
             .boxed_unsync(),
             UploadBody::File => FileBody {
@@ -1035,18 +1020,16 @@ fn print_table(args: &Args, rows: &[Row]) {
     let mut misses = Vec::new();
     for (body, samples) in rows {
         let body_name = body.map_or("-", UploadBody::name);
-        let medians: Vec<f64> = samples
-            .iter()
-            .map(|s| median(&s.iter().map(|x| x.mb_s).collect::<Vec<_>>()))
-            .collect();
-        let cpu: Vec<f64> = samples
-            .iter()
-            .map(|s| median(&s.iter().map(|x| x.cpu_ms_per_gib).collect::<Vec<_>>()))
-            .collect();
-        let sink_cpu: Vec<f64> = samples
-            .iter()
-            .map(|s| median(&s.iter().map(|x| x.sink_cpu_ms_per_gib).collect::<Vec<_>>()))
-            .collect();
+        // Per client: the median of one figure over its rounds.
+        let medians_of = |figure: fn(&Sample) -> f64| -> Vec<f64> {
+            samples
+                .iter()
+                .map(|s| median(&s.iter().map(figure).collect::<Vec<_>>()))
+                .collect()
+        };
+        let medians = medians_of(|x| x.mb_s);
+        let cpu = medians_of(|x| x.cpu_ms_per_gib);
+        let sink_cpu = medians_of(|x| x.sink_cpu_ms_per_gib);
         for (i, client) in args.clients.iter().enumerate() {
             let peak = samples[i].iter().map(|s| s.peak_rss_kib).max().unwrap_or(0);
             let base = samples[i].iter().map(|s| s.base_rss_kib).max().unwrap_or(0);

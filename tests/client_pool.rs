@@ -8,6 +8,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use util::conn::stream_of;
 use util::hyper_server::{full, HyperServer};
 use util::rt::run;
 use util::scripted::{Script, ScriptedPeer};
@@ -72,10 +74,6 @@ fn sequential_requests_reuse_one_connection() {
     );
 }
 
-/// How long a scripted peer waits before closing a connection the client should have put back
-/// in the pool by then (it reads a 2-byte body in microseconds; much slower under valgrind).
-const IDLE_FIRST: Duration = Duration::from_millis(300);
-
 const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
 /// GETs `url` and reads the body; panics on any failure.
@@ -97,6 +95,7 @@ fn peer_close_of_idle_connection_evicts_it_before_checkout(close: Script) {
     run(async {
         get_ok(&client, &url).await;
         assert_eq!(client.pool_stats().total.idle, 1);
+        peer.release();
         peer.wait_done(0);
         let_loop_turn().await;
         get_ok(&client, &url).await;
@@ -116,14 +115,14 @@ fn peer_close_of_idle_connection_evicts_it_before_checkout(close: Script) {
 
 #[test]
 fn fin_of_an_idle_connection_evicts_it_before_checkout() {
-    // The pause lets the client put the connection back before the FIN comes.
-    let script = Script::new().respond(OK).pause(IDLE_FIRST).close();
+    // The FIN comes only once the client has put the connection back.
+    let script = Script::new().respond(OK).wait_release().close();
     peer_close_of_idle_connection_evicts_it_before_checkout(script);
 }
 
 #[test]
 fn rst_of_an_idle_connection_evicts_it_before_checkout() {
-    let script = Script::new().respond(OK).pause(IDLE_FIRST).reset();
+    let script = Script::new().respond(OK).wait_release().reset();
     peer_close_of_idle_connection_evicts_it_before_checkout(script);
 }
 
@@ -293,10 +292,11 @@ fn a_put_held_for_100_continue_is_retried_with_its_body() {
 /// a stale connection (retry-safe by itself) and is not sent again.
 #[test]
 fn a_put_with_a_stream_or_file_body_is_never_sent_twice() {
-    let path = std::env::temp_dir().join(format!("weir-retry-{}.bin", std::process::id()));
+    let dir = util::TempDir::new("retry");
+    let path = dir.path().join("body.bin");
     std::fs::write(&path, b"data").unwrap();
     let bodies: [Box<dyn Fn() -> weir::http::Body>; 2] = [
-        Box::new(|| weir::http::Body::sized_stream(one_piece(b"data"), 4)),
+        Box::new(|| weir::http::Body::sized_stream(stream_of([Bytes::from_static(b"data")]), 4)),
         Box::new(|| weir::http::Body::file(std::fs::File::open(&path).unwrap(), 4)),
     ];
     for make_body in bodies {
@@ -320,24 +320,6 @@ fn a_put_with_a_stream_or_file_body_is_never_sent_twice() {
             events.borrow()
         );
     }
-    let _ = std::fs::remove_file(&path);
-}
-
-/// A stream of one piece.
-fn one_piece(
-    piece: &'static [u8],
-) -> impl futures_core::Stream<Item = std::io::Result<bytes::Bytes>> + Send {
-    struct One(Option<bytes::Bytes>);
-    impl futures_core::Stream for One {
-        type Item = std::io::Result<bytes::Bytes>;
-        fn poll_next(
-            mut self: std::pin::Pin<&mut Self>,
-            _: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<Option<Self::Item>> {
-            std::task::Poll::Ready(self.0.take().map(Ok))
-        }
-    }
-    One(Some(bytes::Bytes::from_static(piece)))
 }
 
 #[test]

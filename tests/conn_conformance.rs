@@ -27,7 +27,7 @@ use weir::conn::ConnConfig;
 use weir::error::Kind;
 use weir::generated::connection::{Event, Model, State};
 use weir::http::{Request, Url};
-use weir::rt::net::{AsyncStream, TcpListener, TcpStream};
+use weir::rt::net::{AsyncStream, TcpStream};
 
 /// A transition as recorded: thread, event, args, from, to.
 type Rec = (ThreadId, &'static str, Vec<i32>, &'static str, &'static str);
@@ -386,8 +386,7 @@ async fn serve(mut s: TcpStream, exchanges: Vec<Exchange>) {
 fn run(exchanges: Vec<Exchange>) -> Result<(), TestCaseError> {
     install_hook();
     weir::rt::block_on(async move {
-        let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let addr = listener.local_addr().unwrap();
+        let (listener, addr) = util::rt::listener();
         let script = exchanges.clone();
         let server = weir::rt::spawn(async move {
             let (s, _) = listener.accept().await.unwrap();

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use weir::conn::ConnConfig;
-use weir::rt::net::{AsyncStream, TcpListener, TcpStream};
+use weir::rt::net::{AsyncStream, TcpStream};
 
 /// Valid responses the mutations start from.
 const SEEDS: &[&str] = &[
@@ -107,8 +107,7 @@ async fn serve(mut s: TcpStream, bytes: Vec<u8>, piece: usize, hang: bool) {
 fn run(bytes: Vec<u8>, piece: usize, hang: bool) -> Result<(), TestCaseError> {
     let total = bytes.len();
     weir::rt::block_on(async move {
-        let listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let addr = listener.local_addr().unwrap();
+        let (listener, addr) = util::rt::listener();
         let server = weir::rt::spawn(async move {
             let (s, _) = listener.accept().await.unwrap();
             serve(s, bytes, piece, hang).await;

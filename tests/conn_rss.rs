@@ -4,6 +4,7 @@
 
 mod util;
 
+use util::bench::peak_rss_kib;
 use util::conn::{connect, get, roundtrip};
 use util::nginx::{self, Nginx};
 use weir::conn::ConnConfig;
@@ -11,18 +12,6 @@ use weir::http::{Body, Request};
 
 const GIB: u64 = 1 << 30;
 const LIMIT_KIB: u64 = 16 * 1024;
-
-fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .expect("VmHWM");
-    line.split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .expect("VmHWM value")
-}
 
 #[test]
 fn heavy_one_gib_down_and_up_in_bounded_memory() {

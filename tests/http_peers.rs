@@ -252,7 +252,7 @@ fn nginx_accepts_uploads_by_length_and_chunked() {
         .unwrap();
     assert_eq!(client.send(&req, &[]).unwrap().head.status(), 200);
     let req = Request::post(&server.url(nginx::UPLOAD_PATH))
-        .body(Body::stream(NoStream))
+        .body(Body::stream(no_stream()))
         .build()
         .unwrap();
     let got = client.send(&req, &[b"part one, ", b"part two"]).unwrap();
@@ -298,7 +298,7 @@ fn python_echoes_length_and_chunked_uploads() {
         .unwrap();
     assert_eq!(client.send(&req, &[]).unwrap().body, b"by length");
     let req = Request::put(&server.url("/echo"))
-        .body(Body::stream(NoStream))
+        .body(Body::stream(no_stream()))
         .build()
         .unwrap();
     let got = client.send(&req, &[b"chunked ", b"", b"upload"]).unwrap();
@@ -369,7 +369,7 @@ fn hyper_reads_our_chunked_upload() {
     });
     let mut client = Client::connect(server.addr(), 16);
     let req = Request::post(&server.url("/"))
-        .body(Body::stream(NoStream))
+        .body(Body::stream(no_stream()))
         .build()
         .unwrap();
     let got = client.send(&req, &[b"one ", b"two ", b"three"]).unwrap();
@@ -379,13 +379,6 @@ fn hyper_reads_our_chunked_upload() {
 // ---------- helpers ----------
 
 /// A stream body whose pieces the driver supplies itself (the test does not poll it).
-struct NoStream;
-impl futures_core::Stream for NoStream {
-    type Item = std::io::Result<Bytes>;
-    fn poll_next(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        std::task::Poll::Ready(None)
-    }
+fn no_stream() -> util::conn::IterStream<std::iter::Empty<Bytes>> {
+    util::conn::stream_of(std::iter::empty())
 }

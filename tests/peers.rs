@@ -370,6 +370,31 @@ fn scripted_peer_hangs_until_dropped() {
 }
 
 #[test]
+fn scripted_peer_waits_for_release() {
+    let _gate = util::fd_gate_shared();
+    let script = Script::new().write(b"A").wait_release().write(b"B");
+    let peer = ScriptedPeer::start(vec![script.clone()]);
+    let mut stream = TcpStream::connect(peer.addr()).unwrap();
+    let mut buf = [0u8; 1];
+    stream.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"A");
+    stream.set_nonblocking(true).unwrap();
+    let early = stream.read(&mut buf).map_err(|e| e.kind());
+    assert_eq!(early, Err(ErrorKind::WouldBlock), "B before the release");
+    stream.set_nonblocking(false).unwrap();
+    peer.release();
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, b"B");
+    assert_eq!(peer.wait_done(0).error, None);
+    // Never released: dropping the peer still ends the script.
+    let waiting = ScriptedPeer::start(vec![script]);
+    let _stream = TcpStream::connect(waiting.addr()).unwrap();
+    waiting.wait_for(0, |_| true);
+    drop(waiting);
+}
+
+#[test]
 fn scripted_peer_closes_unscripted_connections() {
     let _gate = util::fd_gate_shared();
     let peer = ScriptedPeer::repeat(Script::new().write(b"x"), 2);

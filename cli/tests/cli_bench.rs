@@ -1,19 +1,14 @@
 //! `weir bench` run as a user runs it: with no URL (the embedded server) and against nginx.
 //! Counts are checked, never speeds.
 
+mod cmd;
 #[path = "../../tests/util/mod.rs"]
 mod util;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
+use cmd::{assert_one_error_line, weir};
 use util::nginx::{self, Nginx};
-
-fn weir(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(args)
-        .output()
-        .expect("run weir")
-}
 
 fn report(out: &Output) -> String {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -95,11 +90,9 @@ fn unreachable_target_counts_errors_and_fails() {
         "2",
         &format!("http://127.0.0.1:{port}/"),
     ]);
+    assert_one_error_line(&out, "bench");
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("0 complete, 50 failed"), "{text}");
     assert!(text.contains("connect                  50"), "{text}");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with("error: bench: "), "{err}");
 }

@@ -2,39 +2,16 @@
 //! scripted raw-socket peers. Bodies are compared byte for byte; failures must exit non-zero
 //! with exactly one `error: <kind>: <detail>` line on stderr.
 
+mod cmd;
 #[path = "../../tests/util/mod.rs"]
 mod util;
 
-use std::process::{Command, Output};
+use std::process::Command;
 
+use cmd::{assert_one_error_line, stderr, weir};
 use util::nginx::{self, Nginx};
 use util::python::PythonHttpServer;
 use util::scripted::{Script, ScriptedPeer};
-
-fn weir(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_weir"))
-        .args(args)
-        .output()
-        .expect("run weir")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Asserts a failed run: non-zero exit, stderr exactly one line `error: <kind>: …`.
-fn assert_one_error_line(out: &Output, kind: &str) -> String {
-    let err = stderr(out);
-    assert!(
-        !out.status.success(),
-        "expected failure, got {:?}; stderr {err:?}",
-        out.status
-    );
-    assert_eq!(err.lines().count(), 1, "one line expected: {err:?}");
-    assert!(err.starts_with(&format!("error: {kind}: ")), "{err:?}");
-    assert!(err.ends_with('\n'));
-    err
-}
 
 #[test]
 fn small_body_bytes_are_exact() {

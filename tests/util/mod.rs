@@ -12,8 +12,8 @@
 //! - [`hyper_server::HyperServer`]: hyper 1.x on a tokio current-thread runtime with a handler
 //!   closure.
 //! - [`scripted::ScriptedPeer`]: a raw-socket peer following a script per accepted connection
-//!   (read the request head, write bytes in pieces, close, reset, half-close, hang), recording
-//!   what it received.
+//!   (read the request head, write bytes in pieces, wait for the test's release, close, reset,
+//!   half-close, hang), recording what it received.
 //!
 //! A missing external program (nginx, python3) fails the test with a message saying what to
 //! install: `.ci/run` installs them, so a skip would only hide a broken CI.
@@ -94,23 +94,34 @@ pub fn free_port() -> u16 {
 
 /// Polls `connect(addr)` until it succeeds, `child` (when given) exits, or [`READY_TIMEOUT`]
 /// passes. The error says which, so the launcher can show the peer's log.
-pub fn wait_listening(addr: SocketAddr, mut child: Option<&mut Child>) -> io::Result<()> {
+pub fn wait_listening(addr: SocketAddr, child: Option<&mut Child>) -> io::Result<()> {
+    let listening = || TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok();
+    wait_until(listening, child, &format!("a listener on {addr}"))
+}
+
+/// Polls `ready` every [`READY_POLL`] until it holds, `child` (when given) exits, or
+/// [`READY_TIMEOUT`] passes; `awaited` names what was waited for in the error.
+pub fn wait_until(
+    mut ready: impl FnMut() -> bool,
+    mut child: Option<&mut Child>,
+    awaited: &str,
+) -> io::Result<()> {
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
-        if TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok() {
+        if ready() {
             return Ok(());
         }
         if let Some(child) = child.as_deref_mut() {
             if let Some(status) = child.try_wait()? {
                 return Err(io::Error::other(format!(
-                    "exited with {status} before listening"
+                    "exited with {status} while waiting for {awaited}"
                 )));
             }
         }
         if Instant::now() > deadline {
             return Err(io::Error::new(
                 io::ErrorKind::TimedOut,
-                format!("nothing listens on {addr}"),
+                format!("waited {READY_TIMEOUT:?} for {awaited} in vain"),
             ));
         }
         std::thread::sleep(READY_POLL);

@@ -15,16 +15,15 @@
 //! `Last-Modified` and `ETag`, so conditional requests get 304; HEAD works everywhere.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io;
+use std::net::SocketAddr;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use super::{
-    free_port, pattern, pattern_byte, require_program, stop_child, wait_listening, TempDir,
-    READY_TIMEOUT,
+    free_port, pattern, pattern_byte, require_program, stop_child, wait_listening, wait_until,
+    TempDir,
 };
 
 /// The 13-byte file's path on the server.
@@ -219,21 +218,10 @@ fn spawn(binary: &Path, dir: &Path) -> Child {
 /// Waits until nginx wrote its pid file, which it does only after binding its port: what
 /// answered the ready check is then this nginx, not another process that took the port.
 fn confirm_ours(dir: &Path, child: &mut Child) -> io::Result<()> {
-    let deadline = Instant::now() + READY_TIMEOUT;
     let expected = child.id().to_string();
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Err(io::Error::other(format!("exited with {status}")));
-        }
-        let pid = std::fs::read_to_string(dir.join("nginx.pid")).unwrap_or_default();
-        if pid.trim() == expected {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(io::Error::other("no pid file"));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let pid_file = dir.join("nginx.pid");
+    let written = || std::fs::read_to_string(&pid_file).is_ok_and(|pid| pid.trim() == expected);
+    wait_until(written, Some(child), "its pid file")
 }
 
 /// Both of nginx's logs, for failure messages.
@@ -324,21 +312,15 @@ impl Nginx {
 
     /// Reads the stub_status counters over a fresh connection (which they include).
     pub fn stats(&self) -> NginxStats {
-        let mut stream = TcpStream::connect(self.addr).expect("connect to nginx");
-        let request = "GET /nginx_status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-        stream
-            .write_all(request.as_bytes())
-            .expect("write status request");
-        let mut text = String::new();
-        stream.read_to_string(&mut text).expect("read status");
-        parse_stats(&text).unwrap_or_else(|| panic!("unexpected stub_status reply: {text}"))
+        let reply = super::raw::get(self.addr, "/nginx_status").expect("GET /nginx_status");
+        let text = String::from_utf8_lossy(&reply.body);
+        parse_stats(&text).unwrap_or_else(|| panic!("unexpected stub_status reply: {reply:?}"))
     }
 }
 
-/// Parses stub_status output: "Active connections: A", then "accepts handled requests"
+/// Parses a stub_status body: "Active connections: A", then "accepts handled requests"
 /// followed by the three numbers.
-fn parse_stats(text: &str) -> Option<NginxStats> {
-    let body = text.split("\r\n\r\n").nth(1)?;
+fn parse_stats(body: &str) -> Option<NginxStats> {
     let active = body
         .split("Active connections:")
         .nth(1)?

@@ -42,6 +42,8 @@ enum Step {
     },
     /// Sleep.
     Pause(Duration),
+    /// Wait until the test calls [`ScriptedPeer::release`].
+    WaitRelease,
     /// Close normally (FIN) and end the script.
     Close,
     /// Close with SO_LINGER 0 (RST) and end the script.
@@ -119,6 +121,12 @@ impl Script {
         self.then(Step::Pause(duration))
     }
 
+    /// Wait until the test calls [`ScriptedPeer::release`] (a point the client must reach
+    /// first, ordered without a clock).
+    pub fn wait_release(self) -> Script {
+        self.then(Step::WaitRelease)
+    }
+
     /// Close normally (FIN); the script ends.
     pub fn close(self) -> Script {
         self.then(Step::Close)
@@ -175,8 +183,10 @@ struct Shared {
     stop: AtomicBool,
     /// One record per accepted connection, in accept order.
     records: Mutex<Vec<ConnRecord>>,
-    /// Signalled whenever a record changes.
+    /// Signalled whenever a record changes or the test releases the scripts.
     changed: Condvar,
+    /// Set by [`ScriptedPeer::release`]: `wait_release` steps go on.
+    released: AtomicBool,
     /// Connection threads, joined on drop.
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -235,6 +245,13 @@ impl ScriptedPeer {
     /// `http://127.0.0.1:port` followed by `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// Lets every script waiting in (or later reaching) a `wait_release` step go on.
+    pub fn release(&self) {
+        let _records = self.shared.records.lock().unwrap();
+        self.shared.released.store(true, Ordering::SeqCst);
+        self.shared.changed.notify_all();
     }
 
     /// Connections accepted so far.
@@ -388,6 +405,7 @@ impl Conn {
                 std::thread::sleep(duration);
                 Ok(Flow::Continue)
             }
+            Step::WaitRelease => self.wait_release().map(|_| Flow::Continue),
             Step::Close => Ok(Flow::Closed),
             Step::Reset => self.reset().map(|_| Flow::Closed),
             Step::HalfClose => self
@@ -448,6 +466,23 @@ impl Conn {
         }
         let body: Vec<u8> = self.buffered.drain(..len).collect();
         self.shared.update(self.index, |r| r.bodies.push(body));
+        Ok(())
+    }
+
+    /// Waits for [`ScriptedPeer::release`]; errors when the peer is stopping.
+    fn wait_release(&mut self) -> io::Result<()> {
+        let mut records = self.shared.records.lock().unwrap();
+        while !self.shared.released.load(Ordering::SeqCst) {
+            if self.shared.stopped() {
+                return Err(io::Error::other("scripted peer dropped"));
+            }
+            records = self
+                .shared
+                .changed
+                .wait_timeout(records, STOP_POLL)
+                .unwrap()
+                .0;
+        }
         Ok(())
     }
 

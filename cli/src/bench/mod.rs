@@ -105,18 +105,14 @@ fn start_embedded() -> Result<String, CliError> {
 }
 
 fn make_budget(opts: &BenchOpts) -> Budget {
-    let now = Instant::now();
-    match opts.requests {
-        Some(n) => Budget {
-            claimed: AtomicU64::new(0),
-            limit: n,
-            deadline: now + Duration::from_secs(86_400),
-        },
-        None => Budget {
-            claimed: AtomicU64::new(0),
-            limit: u64::MAX,
-            deadline: now + opts.duration,
-        },
+    let (limit, run_for) = match opts.requests {
+        Some(n) => (n, Duration::from_secs(86_400)),
+        None => (u64::MAX, opts.duration),
+    };
+    Budget {
+        claimed: AtomicU64::new(0),
+        limit,
+        deadline: Instant::now() + run_for,
     }
 }
 
