@@ -938,31 +938,6 @@ impl Model {
         next(self.state, self.vars, event).is_ok()
     }
 
-    /// Every event allowed now, in [`Event::all`] order.
-    pub fn enabled(&self) -> Vec<Event> {
-        Event::all()
-            .into_iter()
-            .filter(|e| self.allows(*e))
-            .collect()
-    }
-
-    /// A legal run: at each step picks `enabled()[pick % len]`; stops early when nothing is enabled.
-    pub fn walk(&self, picks: impl IntoIterator<Item = usize>) -> Vec<Event> {
-        let mut m = self.clone();
-        let mut run = Vec::new();
-        for pick in picks {
-            let en = m.enabled();
-            let Some(e) = en.get(pick % en.len().max(1)).copied() else {
-                break;
-            };
-            if m.apply(e).is_err() {
-                break;
-            }
-            run.push(e);
-        }
-        run
-    }
-
     /// Checks the model's invariants that do not involve proof-only ghost variables; the name of
     /// the first one violated.
     pub fn check(&self) -> Result<(), &'static str> {
@@ -1029,57 +1004,56 @@ impl Default for Model {
     }
 }
 
+impl super::support::Reference for Model {
+    type Event = Event;
+    type Illegal = Illegal;
+    fn events() -> Vec<Event> {
+        Event::all()
+    }
+    fn apply(&mut self, event: Event) -> Result<(), Illegal> {
+        Model::apply(self, event).map(|_| ())
+    }
+    fn allows(&self, event: Event) -> bool {
+        Model::allows(self, event)
+    }
+    fn check(&self) -> Result<(), &'static str> {
+        Model::check(self)
+    }
+}
+
 /// proptest strategies of events, for conformance tests of the real code against [`Model`].
 #[cfg(test)]
 #[allow(dead_code)]
 pub(crate) mod strategy {
-    use super::*;
-    use proptest::prelude::*;
-
-    /// Any event with any arguments, legal or not.
-    pub(crate) fn event() -> impl Strategy<Value = Event> {
-        proptest::sample::select(Event::all())
-    }
+    use super::super::support::strategy as any_machine;
+    use super::{Event, Model};
+    use proptest::strategy::Strategy;
 
     /// Up to `max_len` arbitrary events (the real code must refuse what the model refuses).
     pub(crate) fn events(max_len: usize) -> impl Strategy<Value = Vec<Event>> {
-        proptest::collection::vec(event(), 0..=max_len)
+        any_machine::events::<Model>(max_len)
     }
 
     /// Up to `max_len` events, each legal when it comes, starting from `start`. Shrinks well: the
     /// choices shrink toward the first enabled event and the run toward shorter.
     pub(crate) fn legal_run(start: Model, max_len: usize) -> impl Strategy<Value = Vec<Event>> {
-        proptest::collection::vec(any::<usize>(), 0..=max_len)
-            .prop_map(move |picks| start.walk(picks))
+        any_machine::legal_run(start, max_len)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::support::checks;
     use super::*;
-    use proptest::prelude::*;
 
-    proptest! {
-        #[test]
-        fn legal_runs_keep_the_invariants(run in strategy::legal_run(Model::default(), 64)) {
-            let mut m = Model::default();
-            prop_assert_eq!(m.check(), Ok(()));
-            for e in run {
-                m.apply(e).map_err(|e| TestCaseError::fail(e.to_string()))?;
-                prop_assert_eq!(m.check(), Ok(()));
-            }
-        }
+    #[test]
+    fn legal_runs_keep_the_invariants() {
+        checks::legal_runs_keep_the_invariants(Model::default());
+    }
 
-        #[test]
-        fn illegal_events_change_nothing(run in strategy::events(64)) {
-            let mut m = Model::default();
-            for e in run {
-                let before = m.clone();
-                if m.apply(e).is_err() {
-                    prop_assert_eq!(&m, &before);
-                }
-            }
-        }
+    #[test]
+    fn illegal_events_change_nothing() {
+        checks::illegal_events_change_nothing(Model::default());
     }
 
     #[test]
@@ -1093,14 +1067,6 @@ mod tests {
     /// file states (proofs/README.md compares it with spin's state count).
     #[test]
     fn reachable_states() {
-        let mut seen = std::collections::HashSet::new();
-        let mut todo = std::collections::VecDeque::from([Model::default()]);
-        while let Some(m) = todo.pop_front() {
-            if seen.insert(m.clone()) {
-                todo.extend(m.enabled().into_iter().filter_map(|e| m.step(e).ok()));
-            }
-        }
-        assert_eq!(seen.len(), 29746);
-        assert!(seen.iter().all(|m| m.check().is_ok()));
+        assert_eq!(checks::reachable_count(Model::default()), 29746);
     }
 }

@@ -224,6 +224,9 @@ pub struct Event {
 
 #[derive(Debug)]
 pub struct Trans {
+    /// Which `[[transition]]` table (by position) this came from: one table with several `from`
+    /// states yields one `Trans` per state, all with the same `def`.
+    pub def: usize,
     pub from: String,
     pub event: String,
     pub to: String,
@@ -415,7 +418,7 @@ pub fn load(text: &str) -> Result<Machine, String> {
         });
     }
     let names: Vec<String> = m.states.iter().map(|s| s.name.clone()).collect();
-    for t in f.transition {
+    for (def, t) in f.transition.into_iter().enumerate() {
         if !m.events.iter().any(|e| e.name == t.event) {
             return Err(format!("transition on unknown event `{}`", t.event));
         }
@@ -455,6 +458,7 @@ pub fn load(text: &str) -> Result<Machine, String> {
                 return Err(format!("unknown state `{to}`"));
             }
             m.trans.push(Trans {
+                def,
                 from,
                 event: t.event.clone(),
                 to,

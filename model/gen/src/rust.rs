@@ -418,6 +418,34 @@ fn effects_and_illegal(m: &Machine, o: &mut String) {
     let _ = writeln!(o, "impl fmt::Display for Illegal {{\n    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {{\n        write!(f, \"{}: event `{{}}` is illegal in state `{{}}`\", self.event.name(), self.state.name())\n    }}\n}}\n\nimpl std::error::Error for Illegal {{}}\n", m.name);
 }
 
+/// Whether every transition of one `[[transition]]` table stays in its own state (`to = "="`
+/// with several `from` states), so the arm returns the state it matched.
+fn stays(arm: &[&Trans]) -> bool {
+    arm.len() > 1 && arm.iter().all(|t| t.to == t.from)
+}
+
+/// The match pattern of one `[[transition]]` table: its `from` states, rebinding `state` if it stays.
+fn arm_pattern(arm: &[&Trans]) -> String {
+    let froms: Vec<String> = arm
+        .iter()
+        .map(|t| format!("State::{}", camel(&t.from)))
+        .collect();
+    match (arm.len(), stays(arm)) {
+        (1, _) => froms[0].clone(),
+        (_, true) => format!("state @ ({})", froms.join(" | ")),
+        (_, false) => froms.join(" | "),
+    }
+}
+
+/// The state one `[[transition]]` table's arm goes to.
+fn arm_target(arm: &[&Trans]) -> String {
+    if stays(arm) {
+        "state".into()
+    } else {
+        format!("State::{}", camel(&arm[0].to))
+    }
+}
+
 fn next_fn(m: &Machine, o: &mut String) -> Result<(), String> {
     let cst = if m.hot_path { "const " } else { "" };
     o.push_str("/// The transition function: the next state, variables and effects, or [`Illegal`].\n/// Guards of one (state, event) are tried in model-file order.\n");
@@ -434,20 +462,22 @@ fn next_fn(m: &Machine, o: &mut String) -> Result<(), String> {
             let _ = writeln!(o, "            if !({}) {{\n                return Err(Illegal {{ state, event }});\n            }}", checks.join(" && "));
         }
         o.push_str("            match state {\n");
-        for t in m.trans.iter().filter(|t| t.event == ev.name) {
+        let on_event: Vec<&Trans> = m.trans.iter().filter(|t| t.event == ev.name).collect();
+        for arm in on_event.chunk_by(|a, b| a.def == b.def) {
+            let t = arm[0];
             let guard = match &t.guard {
                 Some(g) => format!(" if {}", expr::rust(g, &names, &BTreeSet::new())?),
                 None => String::new(),
             };
-            let _ = writeln!(o, "                State::{}{guard} => {{", camel(&t.from));
+            let _ = writeln!(o, "                {}{guard} => {{", arm_pattern(arm));
             o.push_str(&updates(m, t, &names, "                    ")?);
             for e in &t.effects {
                 let _ = writeln!(o, "                    fx.{e} = true;");
             }
             let _ = writeln!(
                 o,
-                "                    State::{}\n                }}",
-                camel(&t.to)
+                "                    {}\n                }}",
+                arm_target(arm)
             );
         }
         o.push_str("                _ => return Err(Illegal { state, event }),\n            }\n        }\n");
@@ -524,8 +554,6 @@ fn model(m: &Machine, o: &mut String) -> Result<(), String> {
     o.push_str("    /// Like [`Model::step`], also returning the effects.\n    pub fn step_effects(&self, event: Event) -> Result<(Model, Effects), Illegal> {\n        let (state, vars, fx) = next(self.state, self.vars, event)?;\n        Ok((Model { state, vars }, fx))\n    }\n\n");
     o.push_str("    /// Applies `event` in place; on [`Illegal`] nothing changes.\n    pub fn apply(&mut self, event: Event) -> Result<Effects, Illegal> {\n        let (m, fx) = self.step_effects(event)?;\n        *self = m;\n        Ok(fx)\n    }\n\n");
     o.push_str("    /// Whether `event` is allowed now.\n    pub fn allows(&self, event: Event) -> bool {\n        next(self.state, self.vars, event).is_ok()\n    }\n\n");
-    o.push_str("    /// Every event allowed now, in [`Event::all`] order.\n    pub fn enabled(&self) -> Vec<Event> {\n        Event::all().into_iter().filter(|e| self.allows(*e)).collect()\n    }\n\n");
-    o.push_str("    /// A legal run: at each step picks `enabled()[pick % len]`; stops early when nothing is enabled.\n    pub fn walk(&self, picks: impl IntoIterator<Item = usize>) -> Vec<Event> {\n        let mut m = self.clone();\n        let mut run = Vec::new();\n        for pick in picks {\n            let en = m.enabled();\n            let Some(e) = en.get(pick % en.len().max(1)).copied() else { break };\n            if m.apply(e).is_err() {\n                break;\n            }\n            run.push(e);\n        }\n        run\n    }\n\n");
     // invariants
     o.push_str("    /// Checks the model's invariants that do not involve proof-only ghost variables; the name of\n    /// the first one violated.\n    pub fn check(&self) -> Result<(), &'static str> {\n        let state = self.state;\n        let v = self.vars;\n");
     let names = RustNames {
@@ -550,6 +578,7 @@ fn model(m: &Machine, o: &mut String) -> Result<(), String> {
     }
     o.push_str("        Ok(())\n    }\n}\n\n");
     let _ = writeln!(o, "impl Default for Model {{\n    /// The initial model with the parameters the proofs use.\n    fn default() -> Self {{\n        Model::new({})\n    }}\n}}\n", params_proof(m));
+    o.push_str("impl super::support::Reference for Model {\n    type Event = Event;\n    type Illegal = Illegal;\n    fn events() -> Vec<Event> {\n        Event::all()\n    }\n    fn apply(&mut self, event: Event) -> Result<(), Illegal> {\n        Model::apply(self, event).map(|_| ())\n    }\n    fn allows(&self, event: Event) -> bool {\n        Model::allows(self, event)\n    }\n    fn check(&self) -> Result<(), &'static str> {\n        Model::check(self)\n    }\n}\n\n");
     Ok(())
 }
 
@@ -558,24 +587,19 @@ fn strategy(_m: &Machine, o: &mut String) {
 #[cfg(test)]
 #[allow(dead_code)]
 pub(crate) mod strategy {
-    use super::*;
-    use proptest::prelude::*;
-
-    /// Any event with any arguments, legal or not.
-    pub(crate) fn event() -> impl Strategy<Value = Event> {
-        proptest::sample::select(Event::all())
-    }
+    use super::super::support::strategy as any_machine;
+    use super::{Event, Model};
+    use proptest::strategy::Strategy;
 
     /// Up to `max_len` arbitrary events (the real code must refuse what the model refuses).
     pub(crate) fn events(max_len: usize) -> impl Strategy<Value = Vec<Event>> {
-        proptest::collection::vec(event(), 0..=max_len)
+        any_machine::events::<Model>(max_len)
     }
 
     /// Up to `max_len` events, each legal when it comes, starting from `start`. Shrinks well: the
     /// choices shrink toward the first enabled event and the run toward shorter.
     pub(crate) fn legal_run(start: Model, max_len: usize) -> impl Strategy<Value = Vec<Event>> {
-        proptest::collection::vec(any::<usize>(), 0..=max_len)
-            .prop_map(move |picks| start.walk(picks))
+        any_machine::legal_run(start, max_len)
     }
 }
 
@@ -586,30 +610,17 @@ fn tests(m: &Machine, o: &mut String) {
     o.push_str(
         r#"#[cfg(test)]
 mod tests {
+    use super::super::support::checks;
     use super::*;
-    use proptest::prelude::*;
 
-    proptest! {
-        #[test]
-        fn legal_runs_keep_the_invariants(run in strategy::legal_run(Model::default(), 64)) {
-            let mut m = Model::default();
-            prop_assert_eq!(m.check(), Ok(()));
-            for e in run {
-                m.apply(e).map_err(|e| TestCaseError::fail(e.to_string()))?;
-                prop_assert_eq!(m.check(), Ok(()));
-            }
-        }
+    #[test]
+    fn legal_runs_keep_the_invariants() {
+        checks::legal_runs_keep_the_invariants(Model::default());
+    }
 
-        #[test]
-        fn illegal_events_change_nothing(run in strategy::events(64)) {
-            let mut m = Model::default();
-            for e in run {
-                let before = m.clone();
-                if m.apply(e).is_err() {
-                    prop_assert_eq!(&m, &before);
-                }
-            }
-        }
+    #[test]
+    fn illegal_events_change_nothing() {
+        checks::illegal_events_change_nothing(Model::default());
     }
 
     #[test]
@@ -628,15 +639,7 @@ mod tests {
     /// file states (proofs/README.md compares it with spin's state count).
     #[test]
     fn reachable_states() {{
-        let mut seen = std::collections::HashSet::new();
-        let mut todo = std::collections::VecDeque::from([Model::default()]);
-        while let Some(m) = todo.pop_front() {{
-            if seen.insert(m.clone()) {{
-                todo.extend(m.enabled().into_iter().filter_map(|e| m.step(e).ok()));
-            }}
-        }}
-        assert_eq!(seen.len(), {n});
-        assert!(seen.iter().all(|m| m.check().is_ok()));
+        assert_eq!(checks::reachable_count(Model::default()), {n});
     }}
 "#
         );
