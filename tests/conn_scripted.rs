@@ -470,3 +470,31 @@ fn huge_timeouts_mean_never_and_do_not_overflow() {
         assert_eq!((status, &body[..]), (200, &b"hi"[..]));
     });
 }
+
+/// A body that arrives in the same segment as the head comes out in chunks no larger than
+/// `max_read_buffer_size`, even when that is below the head read's minimum room (2 KiB).
+#[test]
+fn body_bytes_read_with_the_head_respect_the_chunk_limit() {
+    let body = "x".repeat(3000);
+    let script = Script::new().respond(&format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n{body}"
+    ));
+    let peer = ScriptedPeer::start(vec![script]);
+    let url = peer.url("/x");
+    let cfg = ConnConfig {
+        read_buffer_size: 256,
+        max_read_buffer_size: 512,
+        ..cfg()
+    };
+    let chunks = weir::rt::block_on(async {
+        let conn = connect(&url, &cfg, None).await;
+        let mut body = conn.send(get(&url)).await.expect("response").into_body();
+        let mut chunks = Vec::new();
+        while let Some(chunk) = body.next_chunk().await.expect("chunk") {
+            chunks.push(chunk.len());
+        }
+        chunks
+    });
+    assert_eq!(chunks.iter().sum::<usize>(), 3000);
+    assert!(chunks.iter().all(|&n| n <= 512), "chunk sizes {chunks:?}");
+}

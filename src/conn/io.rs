@@ -308,6 +308,9 @@ impl ConnIo {
             m.buf = super::buf::take(m.read_size);
         }
         make_room(&mut m.buf, m.read_size);
+        // Every read, the head's included, is bounded: body bytes that arrive with the head
+        // become the first body chunk, which must not exceed `max_read_buffer_size` either.
+        let max = max.min(m.cfg.max_read_buffer_size);
         let room = (m.buf.capacity() - m.buf.len()).min(max);
         match transport.poll_read_buf_at_most(cx, &mut m.buf, max) {
             Poll::Ready(read) => Poll::Ready(read.map(|n| (n, room))),
