@@ -642,7 +642,19 @@ mod tests {
         let clone = client.clone();
         drop(client);
         let err = clone.get("http://127.0.0.1:1/").err();
-        assert!(err.is_some(), "connection refused");
+        let kind = err.map(|e| e.kind());
+        assert_eq!(
+            kind,
+            Some(Kind::Connect),
+            "refused by the port, not by a stopped loop"
+        );
+        // The loop thread holds a share of the queue until it returns: joined, it has.
+        let queue = Arc::downgrade(&clone.handle.shared);
         drop(clone);
+        assert_eq!(
+            queue.strong_count(),
+            0,
+            "the last drop joined the loop thread"
+        );
     }
 }

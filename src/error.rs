@@ -362,11 +362,7 @@ impl std::error::Error for Error {
 impl From<Error> for io::Error {
     fn from(err: Error) -> io::Error {
         let kind = match err.kind() {
-            Kind::ConnectTimeout
-            | Kind::ReadTimeout
-            | Kind::WriteTimeout
-            | Kind::PoolTimeout
-            | Kind::Timeout => io::ErrorKind::TimedOut,
+            _ if err.is_timeout() => io::ErrorKind::TimedOut,
             Kind::ClosedBeforeResponse | Kind::ClosedMidResponse | Kind::BodyIncomplete => {
                 io::ErrorKind::UnexpectedEof
             }

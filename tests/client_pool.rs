@@ -77,10 +77,10 @@ fn sequential_requests_reuse_one_connection() {
 const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
 /// GETs `url` and reads the body; panics on any failure.
-async fn get_ok(client: &Client, url: &str) {
+async fn get_ok(client: &Client, url: &str) -> Bytes {
     let resp = client.get(url).await.unwrap();
     assert_eq!(resp.status(), 200);
-    resp.into_body().bytes().await.unwrap();
+    resp.into_body().bytes().await.unwrap()
 }
 
 /// Lets the loop take an epoll turn, so a FIN/RST that already arrived is seen.
@@ -541,15 +541,7 @@ fn nginx_closing_after_n_requests_and_when_idle_fails_no_request() {
     let mut stats_calls = 0;
     run(async {
         for _ in 0..52 {
-            let body = client
-                .get(&url)
-                .await
-                .unwrap()
-                .into_body()
-                .bytes()
-                .await
-                .unwrap();
-            assert_eq!(body, nginx::SMALL_BODY);
+            assert_eq!(get_ok(&client, &url).await, nginx::SMALL_BODY);
         }
         assert_eq!(
             client.pool_stats().total.idle,
@@ -566,15 +558,7 @@ fn nginx_closing_after_n_requests_and_when_idle_fails_no_request() {
             weir::rt::time::sleep(Duration::from_millis(100)).await;
         }
         let_loop_turn().await;
-        let body = client
-            .get(&url)
-            .await
-            .unwrap()
-            .into_body()
-            .bytes()
-            .await
-            .unwrap();
-        assert_eq!(body, nginx::SMALL_BODY);
+        assert_eq!(get_ok(&client, &url).await, nginx::SMALL_BODY);
     });
     let after = server.stats();
     let (requests, accepts) = (

@@ -382,6 +382,32 @@ fn a_hanging_peer_is_a_read_timeout_in_the_body() {
 }
 
 #[test]
+fn a_peer_that_stops_reading_is_a_write_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/x", listener.local_addr().unwrap());
+    let cfg = ConnConfig {
+        write_timeout: Some(Duration::from_millis(50)),
+        send_buffer_size: Some(4096),
+        ..cfg()
+    };
+    // Far more than the socket buffers on both sides hold.
+    let body = bytes::Bytes::from(vec![b'x'; 32 << 20]);
+    let (err, closed) = weir::rt::block_on(async {
+        let pool = Collect::new();
+        let conn = connect(&url, &cfg, Some(pool.clone())).await;
+        let (_never_read, _) = listener.accept().unwrap();
+        let req = Request::post(&url).body(body).build().unwrap();
+        let err = conn.send(req).await.expect_err("the peer never reads");
+        (err, pool.closed())
+    });
+    assert_eq!(
+        (err.kind(), err.phase()),
+        (Kind::WriteTimeout, Phase::Write)
+    );
+    assert_eq!(closed, vec![CloseReason::Error(Kind::WriteTimeout)]);
+}
+
+#[test]
 fn a_stale_keep_alive_connection_fails_retry_safe() {
     let peer = ScriptedPeer::start(vec![Script::new().respond(OK_HI).close()]);
     let url = peer.url("/x");

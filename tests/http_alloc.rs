@@ -3,47 +3,14 @@
 //! Counts, not clocks: the goal is ≤ 1 allocation per request for the whole client, and this
 //! layer's share is the header map's one `Vec`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
-use bytes::{Buf, BytesMut};
-use weir::http::{encode_head, Decoded, Limits, ParseStatus, Request, ResponseParser};
-
-struct Counting;
-
-thread_local! {
-    /// Allocations made by this thread (the test harness's other threads don't count).
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn count() {
-    ALLOCATIONS.with(|n| n.set(n.get() + 1));
-}
-
-fn allocations() -> usize {
-    ALLOCATIONS.with(Cell::get)
-}
-
-// SAFETY: forwards every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+mod util;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: util::alloc::Counting = util::alloc::Counting;
+
+use bytes::{Buf, BytesMut};
+use util::alloc::{allocations, track, SERIAL};
+use weir::http::{encode_head, Decoded, Limits, ParseStatus, Request, ResponseParser};
 
 const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/plain\r\nContent-Length: 13\r\nConnection: keep-alive\r\n\r\nHello, world!";
 
@@ -82,6 +49,8 @@ fn exchange(
 
 #[test]
 fn steady_state_exchange_allocates_once_for_the_header_map() {
+    let _serial = SERIAL.lock().unwrap();
+    track(true);
     let req = Request::get("http://127.0.0.1:8080/").build().unwrap();
     let (mut write_buf, mut read_buf) =
         (BytesMut::with_capacity(4096), BytesMut::with_capacity(8192));

@@ -2,12 +2,16 @@
 //! the encoder's output, RFC 9112 §6.3 response framing, keep-alive, interim and upgrade
 //! responses, limits, and the typed errors.
 
+mod util;
+
 use bytes::{Buf, Bytes, BytesMut};
 use weir::error::{HeadLimit, Invalid, Kind, Malformed, Phase};
 use weir::http::{
     encode_head, Body, BodyDecoder, Decoded, HeaderMap, Limits, Method, ParseStatus, Request,
     RequestContext, RequestFraming, ResponseParser,
 };
+
+use util::conn::stream_of;
 
 /// What a whole exchange read from bytes produced.
 #[derive(Debug, PartialEq)]
@@ -134,14 +138,14 @@ fn encoder_frames_bodies_by_length_or_chunked() {
         .unwrap();
     assert!(encode(&req).unwrap().contains("\r\nContent-Length: 3\r\n"));
     let req = Request::post("http://h/")
-        .body(Body::stream(Empty))
+        .body(Body::stream(stream_of([])))
         .build()
         .unwrap();
     assert!(encode(&req)
         .unwrap()
         .contains("\r\nTransfer-Encoding: chunked\r\n"));
     let req = Request::post("http://h/")
-        .body(Body::sized_stream(Empty, 9))
+        .body(Body::sized_stream(stream_of([]), 9))
         .build()
         .unwrap();
     assert!(encode(&req).unwrap().contains("\r\nContent-Length: 9\r\n"));
@@ -191,7 +195,7 @@ fn https_is_unsupported() {
 #[test]
 fn chunked_request_round_trips_through_the_response_decoder() {
     let req = Request::post("http://h/")
-        .body(Body::stream(Empty))
+        .body(Body::stream(stream_of([])))
         .build()
         .unwrap();
     let mut head = BytesMut::new();
@@ -569,17 +573,6 @@ fn expect_continue_is_visible_to_the_connection() {
 }
 
 // ---- helpers ----
-
-struct Empty;
-impl futures_core::Stream for Empty {
-    type Item = std::io::Result<Bytes>;
-    fn poll_next(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        std::task::Poll::Ready(None)
-    }
-}
 
 fn tempfile() -> std::fs::File {
     let path = std::env::temp_dir().join(format!("weir-http-framing-{}", std::process::id()));

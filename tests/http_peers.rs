@@ -9,6 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
+use util::conn::stream_of;
 use weir::http::{
     encode_head, Body, Decoded, HeaderMap, Limits, ParseStatus, Request, ResponseHead,
     ResponseParser,
@@ -67,6 +68,12 @@ impl Client {
             self.write_all(last);
         }
         self.read_response(ResponseParser::new(enc.context(), Limits::default()))
+    }
+
+    /// A plain `GET url`, which must succeed.
+    fn get(&mut self, url: &str) -> Exchange {
+        let req = Request::get(url).build().unwrap();
+        self.send(&req, &[]).unwrap()
     }
 
     fn write_all(&mut self, mut buf: impl Buf) {
@@ -146,10 +153,7 @@ fn nginx_keep_alive_serves_several_requests_on_one_connection() {
     let server = Nginx::start();
     let mut client = Client::connect(server.addr(), 7);
     for _ in 0..3 {
-        let req = Request::get(&server.url(nginx::SMALL_PATH))
-            .build()
-            .unwrap();
-        let got = client.send(&req, &[]).unwrap();
+        let got = client.get(&server.url(nginx::SMALL_PATH));
         assert_eq!((got.head.status(), &got.body[..]), (200, nginx::SMALL_BODY));
         assert!(got.reusable && got.interim.is_empty());
     }
@@ -159,17 +163,14 @@ fn nginx_keep_alive_serves_several_requests_on_one_connection() {
 fn nginx_chunked_body_decodes() {
     let server = Nginx::start();
     let mut client = Client::connect(server.addr(), 4096);
-    let req = Request::get(&server.url(nginx::CHUNKED_BIG_PATH))
-        .build()
-        .unwrap();
-    let got = client.send(&req, &[]).unwrap();
+    let got = client.get(&server.url(nginx::CHUNKED_BIG_PATH));
     assert!(header(&got, "transfer-encoding").eq_ignore_ascii_case(b"chunked"));
     assert_eq!(got.body, nginx::chunked_text());
     assert!(got.reusable);
-    let req = Request::get(&server.url(nginx::CHUNKED_SMALL_PATH))
-        .build()
-        .unwrap();
-    assert_eq!(client.send(&req, &[]).unwrap().body, nginx::SMALL_BODY);
+    assert_eq!(
+        client.get(&server.url(nginx::CHUNKED_SMALL_PATH)).body,
+        nginx::SMALL_BODY
+    );
 }
 
 #[test]
@@ -185,20 +186,17 @@ fn nginx_head_has_no_body_and_the_connection_goes_on() {
         nginx::ONE_MIB.to_string().as_bytes()
     );
     assert!(got.body.is_empty() && got.reusable);
-    let req = Request::get(&server.url(nginx::SMALL_PATH))
-        .build()
-        .unwrap();
-    assert_eq!(client.send(&req, &[]).unwrap().body, nginx::SMALL_BODY);
+    assert_eq!(
+        client.get(&server.url(nginx::SMALL_PATH)).body,
+        nginx::SMALL_BODY
+    );
 }
 
 #[test]
 fn nginx_304_has_no_body_and_the_connection_goes_on() {
     let server = Nginx::start();
     let mut client = Client::connect(server.addr(), 64);
-    let req = Request::get(&server.url(nginx::SMALL_PATH))
-        .build()
-        .unwrap();
-    let first = client.send(&req, &[]).unwrap();
+    let first = client.get(&server.url(nginx::SMALL_PATH));
     let etag = first.head.headers().get("etag").expect("etag").to_bytes();
     let req = Request::get(&server.url(nginx::SMALL_PATH))
         .header("If-None-Match", etag)
@@ -207,10 +205,10 @@ fn nginx_304_has_no_body_and_the_connection_goes_on() {
     let got = client.send(&req, &[]).unwrap();
     assert_eq!(got.head.status(), 304);
     assert!(got.body.is_empty() && got.reusable);
-    let req = Request::get(&server.url(nginx::SMALL_PATH))
-        .build()
-        .unwrap();
-    assert_eq!(client.send(&req, &[]).unwrap().body, nginx::SMALL_BODY);
+    assert_eq!(
+        client.get(&server.url(nginx::SMALL_PATH)).body,
+        nginx::SMALL_BODY
+    );
 }
 
 #[test]
@@ -218,9 +216,7 @@ fn nginx_connection_close_is_not_reusable() {
     let server = Nginx::start();
     let mut client = Client::connect(server.addr(), 64);
     let path = format!("{}{}", nginx::CLOSE_PREFIX, nginx::SMALL_PATH);
-    let got = client
-        .send(&Request::get(&server.url(&path)).build().unwrap(), &[])
-        .unwrap();
+    let got = client.get(&server.url(&path));
     assert_eq!(got.body, nginx::SMALL_BODY);
     assert!(!got.reusable);
     assert!(client.server_closed());
@@ -230,14 +226,7 @@ fn nginx_connection_close_is_not_reusable() {
 fn nginx_large_file_decodes_by_length() {
     let server = Nginx::start();
     let mut client = Client::connect(server.addr(), 64 * 1024);
-    let got = client
-        .send(
-            &Request::get(&server.url(nginx::ONE_MIB_PATH))
-                .build()
-                .unwrap(),
-            &[],
-        )
-        .unwrap();
+    let got = client.get(&server.url(nginx::ONE_MIB_PATH));
     assert_eq!(got.body, util::pattern(nginx::ONE_MIB));
     assert!(got.reusable);
 }
@@ -252,7 +241,7 @@ fn nginx_accepts_uploads_by_length_and_chunked() {
         .unwrap();
     assert_eq!(client.send(&req, &[]).unwrap().head.status(), 200);
     let req = Request::post(&server.url(nginx::UPLOAD_PATH))
-        .body(Body::stream(no_stream()))
+        .body(Body::stream(stream_of([])))
         .build()
         .unwrap();
     let got = client.send(&req, &[b"part one, ", b"part two"]).unwrap();
@@ -268,9 +257,7 @@ use util::python::{self, PythonHttpServer};
 fn python_chunked_with_trailer() {
     let server = PythonHttpServer::start();
     let mut client = Client::connect(server.addr(), 5);
-    let got = client
-        .send(&Request::get(&server.url("/chunked")).build().unwrap(), &[])
-        .unwrap();
+    let got = client.get(&server.url("/chunked"));
     assert_eq!(got.body, python::CHUNKED_PIECES.concat().as_bytes());
     let trailers = got.trailers.expect("trailers");
     assert_eq!(trailers.get("x-trailer").unwrap().as_bytes(), b"done");
@@ -281,9 +268,7 @@ fn python_chunked_with_trailer() {
 fn python_close_delimited_body_reads_to_eof() {
     let server = PythonHttpServer::start();
     let mut client = Client::connect(server.addr(), 3);
-    let got = client
-        .send(&Request::get(&server.url("/close")).build().unwrap(), &[])
-        .unwrap();
+    let got = client.get(&server.url("/close"));
     assert_eq!(got.body, python::CLOSE_BODY);
     assert!(!got.reusable);
 }
@@ -298,7 +283,7 @@ fn python_echoes_length_and_chunked_uploads() {
         .unwrap();
     assert_eq!(client.send(&req, &[]).unwrap().body, b"by length");
     let req = Request::put(&server.url("/echo"))
-        .body(Body::stream(no_stream()))
+        .body(Body::stream(stream_of([])))
         .build()
         .unwrap();
     let got = client.send(&req, &[b"chunked ", b"", b"upload"]).unwrap();
@@ -343,9 +328,7 @@ fn hyper_fixed_body_over_keep_alive() {
     let server = HyperServer::fixed(b"from hyper");
     let mut client = Client::connect(server.addr(), 2);
     for _ in 0..3 {
-        let got = client
-            .send(&Request::get(&server.url("/")).build().unwrap(), &[])
-            .unwrap();
+        let got = client.get(&server.url("/"));
         assert_eq!(got.body, b"from hyper");
         assert!(got.reusable);
     }
@@ -369,16 +352,9 @@ fn hyper_reads_our_chunked_upload() {
     });
     let mut client = Client::connect(server.addr(), 16);
     let req = Request::post(&server.url("/"))
-        .body(Body::stream(no_stream()))
+        .body(Body::stream(stream_of([])))
         .build()
         .unwrap();
     let got = client.send(&req, &[b"one ", b"two ", b"three"]).unwrap();
     assert_eq!(got.body, b"chunked=true one two three");
-}
-
-// ---------- helpers ----------
-
-/// A stream body whose pieces the driver supplies itself (the test does not poll it).
-fn no_stream() -> util::conn::IterStream<std::iter::Empty<Bytes>> {
-    util::conn::stream_of(std::iter::empty())
 }

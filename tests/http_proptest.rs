@@ -18,6 +18,8 @@
 //! trailers. Runtime in a debug build is printed by `cargo test --test http_proptest`
 //! (see LOG.md for measured numbers).
 
+mod util;
+
 use std::io::IoSlice;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -27,6 +29,8 @@ use weir::http::{
     encode_head, Body, BodyDecoder, Decoded, HeaderMap, Limits, Method, ParseStatus, Request,
     RequestContext, RequestFraming, ResponseParser,
 };
+
+use util::conn::stream_of;
 
 const PARSER_VALID_CASES: u32 = 15_000;
 const PARSER_MUTATED_CASES: u32 = 40_000;
@@ -47,8 +51,7 @@ fn limits() -> Limits {
 /// `cases`, or a thousandth of it (at least 16) under valgrind (`.ci/run` sets
 /// `WEIR_UNDER_VALGRIND=1`), where each case is ~50x slower.
 fn config(cases: u32) -> ProptestConfig {
-    let under_valgrind = std::env::var_os("WEIR_UNDER_VALGRIND").is_some_and(|v| v == "1");
-    let cases = if under_valgrind {
+    let cases = if util::under_valgrind() {
         (cases / 1000).max(16)
     } else {
         cases
@@ -555,14 +558,11 @@ fn encode_and_read_back(
     let (req_body, pieces) = match body {
         ReqBody::None => (Body::Empty, vec![]),
         ReqBody::Bytes(b) => (Body::from(b.clone()), vec![b.clone()]),
-        ReqBody::Chunked(p) => (Body::stream(NoStream), p.clone()),
+        ReqBody::Chunked(p) => (Body::stream(stream_of([])), p.clone()),
     };
-    let req = builder
-        .body(req_body)
-        .build()
-        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let req = builder.body(req_body).build().map_err(fail)?;
     let mut head = BytesMut::new();
-    let mut enc = encode_head(&req, &mut head).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let mut enc = encode_head(&req, &mut head).map_err(fail)?;
     let mut wire = Vec::new();
     let mut first = Some(head.freeze());
     for (i, piece) in pieces.iter().enumerate() {
@@ -571,7 +571,7 @@ fn encode_and_read_back(
             true => enc.encode_final(data),
             false => enc.encode_data(data),
         }
-        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        .map_err(fail)?;
         match first.take() {
             Some(head) => write_out(head.chain(chunk), accept, &mut wire),
             None => write_out(chunk, accept, &mut wire),
@@ -581,12 +581,7 @@ fn encode_and_read_back(
         write_out(head, accept, &mut wire);
     }
     if !enc.is_finished() {
-        write_out(
-            enc.finish()
-                .map_err(|e| TestCaseError::fail(e.to_string()))?,
-            accept,
-            &mut wire,
-        );
+        write_out(enc.finish().map_err(fail)?, accept, &mut wire);
     }
     check_as_server(
         &method,
@@ -609,10 +604,7 @@ fn check_as_server(
 ) -> Result<(), TestCaseError> {
     let mut slots = [httparse::EMPTY_HEADER; 32];
     let mut parsed = httparse::Request::new(&mut slots);
-    let httparse::Status::Complete(head_len) = parsed
-        .parse(wire)
-        .map_err(|e| TestCaseError::fail(e.to_string()))?
-    else {
+    let httparse::Status::Complete(head_len) = parsed.parse(wire).map_err(fail)? else {
         return Err(TestCaseError::fail("incomplete head"));
     };
     prop_assert_eq!(parsed.method, Some(method.as_str()));
@@ -646,10 +638,7 @@ fn check_as_server(
     };
     let mut decoded = Vec::new();
     loop {
-        match decoder
-            .decode(&mut rest)
-            .map_err(|e| TestCaseError::fail(e.to_string()))?
-        {
+        match decoder.decode(&mut rest).map_err(fail)? {
             Decoded::Data(d) => decoded.extend_from_slice(&d),
             Decoded::Done { .. } => break,
             Decoded::NeedMore => return Err(TestCaseError::fail("body cut short")),
@@ -660,15 +649,22 @@ fn check_as_server(
     Ok(())
 }
 
-struct NoStream;
-impl futures_core::Stream for NoStream {
-    type Item = std::io::Result<Bytes>;
-    fn poll_next(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        std::task::Poll::Ready(None)
+/// An error as a failed case (the property cannot go on).
+fn fail(e: impl std::fmt::Display) -> TestCaseError {
+    TestCaseError::fail(e.to_string())
+}
+
+/// Input fed whole and fed split must agree: the same outcome, or errors of the same kind.
+fn same_verdict<T: PartialEq + std::fmt::Debug>(
+    whole: &Result<T, weir::Error>,
+    split: &Result<T, weir::Error>,
+) -> Result<(), TestCaseError> {
+    match (whole, split) {
+        (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+        (Err(a), Err(b)) => prop_assert_eq!(a.kind(), b.kind()),
+        _ => prop_assert!(false, "whole {:?} vs split {:?}", whole, split),
     }
+    Ok(())
 }
 
 // ---------- the properties ----------
@@ -677,9 +673,9 @@ proptest! {
     #![proptest_config(config(PARSER_VALID_CASES))]
     #[test]
     fn valid_responses_decode_the_same_at_any_split((ctx, wire, expected) in valid_response(), steps in steps()) {
-        let whole = drive(ctx, limits(), &wire, &[wire.len()]).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let whole = drive(ctx, limits(), &wire, &[wire.len()]).map_err(fail)?;
         prop_assert_eq!(&whole, &expected);
-        let split = drive(ctx, limits(), &wire, &steps).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let split = drive(ctx, limits(), &wire, &steps).map_err(fail)?;
         prop_assert_eq!(&split, &whole);
     }
 }
@@ -695,11 +691,7 @@ proptest! {
         let wire = mutate(wire, &mutations);
         let whole = drive(ctx, limits(), &wire, &[wire.len().max(1)]);
         let split = drive(ctx, limits(), &wire, &steps);
-        match (&whole, &split) {
-            (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
-            (Err(a), Err(b)) => prop_assert_eq!(a.kind(), b.kind()),
-            _ => prop_assert!(false, "whole {:?} vs split {:?}", whole, split),
-        }
+        same_verdict(&whole, &split)?;
     }
 }
 
@@ -712,16 +704,12 @@ proptest! {
         steps in steps(),
     ) {
         let limits = limits();
-        let exact = drive_chunked(limits, &wire, &steps).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let exact = drive_chunked(limits, &wire, &steps).map_err(fail)?;
         prop_assert_eq!(exact, (body, trailers, Vec::new()));
         let mutated = mutate(wire, &mutations);
         let whole = drive_chunked(limits, &mutated, &[mutated.len().max(1)]);
         let split = drive_chunked(limits, &mutated, &steps);
-        match (&whole, &split) {
-            (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
-            (Err(a), Err(b)) => prop_assert_eq!(a.kind(), b.kind()),
-            _ => prop_assert!(false, "whole {:?} vs split {:?}", whole, split),
-        }
+        same_verdict(&whole, &split)?;
     }
 }
 

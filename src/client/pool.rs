@@ -47,6 +47,7 @@ use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::event::{ClientEvent, CloseReason};
+use crate::conn::KEEP_ALIVE_MARGIN;
 use crate::error::{Error, Kind, Phase, Result};
 use crate::http::Origin;
 use crate::rt::sync::{LocalAcquire, LocalPermit, LocalSemaphore};
@@ -56,10 +57,6 @@ use crate::rt::JoinHandle;
 /// close together are closed in one wake-up. Checkout never hands out an expired connection.
 const REAP_SLACK: Duration = Duration::from_millis(100);
 
-/// How much earlier than the server's `Keep-Alive: timeout=N` we give up an idle connection,
-/// so that we do not race the server's own close.
-pub(crate) const KEEP_ALIVE_MARGIN: Duration = Duration::from_secs(1);
-
 /// What the pool needs to know about a connection.
 pub(crate) trait Poolable: 'static {
     /// Whether it can carry another request (the peer has not hung up, nobody asked to close).
@@ -68,6 +65,9 @@ pub(crate) trait Poolable: 'static {
     fn requests_served(&self) -> u64;
     /// The server's `Keep-Alive: timeout=N`, if it sent one.
     fn keep_alive_hint(&self) -> Option<Duration>;
+    /// When it last became idle (the connection stamps it as an exchange ends, so check-in
+    /// reads no clock of its own).
+    fn idle_since(&self) -> Instant;
     /// Closes the connection because the pool no longer wants it.
     fn retire(self, reason: CloseReason)
     where
@@ -499,9 +499,10 @@ impl<C: Poolable> Inner<C> {
     /// Puts a connection whose exchange finished cleanly back on its idle stack, or closes it
     /// (the model's `checkin` or `discard` of request `serial`).
     fn checkin(self: &Rc<Self>, host: &Rc<Host<C>>, conn: C, serial: u64) {
-        let now = Instant::now();
+        let since = conn.idle_since();
         let args = [serial as i32, host.trace_id()];
-        let reason = match (self.checkin_verdict(&conn), self.expiry(&conn, now)) {
+        let expiry = self.expiry(&conn, since);
+        let reason = match (self.checkin_verdict(&conn), expiry) {
             (Some(reason), _) => Some(reason),
             (None, None) => Some(CloseReason::IdleTimeout),
             (None, Some(_)) if self.config.max_idle_per_host == 0 => Some(CloseReason::IdleLimit),
@@ -511,9 +512,9 @@ impl<C: Poolable> Inner<C> {
             trace_event("discard", &args);
             return self.close(&host.origin, conn, reason);
         }
-        let expires = self.expiry(&conn, now).flatten();
+        let expires = expiry.flatten();
         trace_event("checkin", &args);
-        let evicted = self.push_idle(host, conn, now, expires);
+        let evicted = self.push_idle(host, conn, since, expires);
         if let Some(old) = evicted {
             self.close_idle(host, old, CloseReason::IdleLimit);
         }
@@ -534,9 +535,9 @@ impl<C: Poolable> Inner<C> {
         None
     }
 
-    /// When an idle connection expires: `Some(None)` never, `None` at once (the server's
-    /// keep-alive hint leaves no time).
-    fn expiry(&self, conn: &C, now: Instant) -> Option<Option<Instant>> {
+    /// When an idle connection, idle since `since`, expires: `Some(None)` never, `None` at once
+    /// (the server's keep-alive hint leaves no time).
+    fn expiry(&self, conn: &C, since: Instant) -> Option<Option<Instant>> {
         let hint = conn
             .keep_alive_hint()
             .map(|h| h.saturating_sub(KEEP_ALIVE_MARGIN));
@@ -546,7 +547,7 @@ impl<C: Poolable> Inner<C> {
         };
         match life {
             Some(d) if d.is_zero() => None,
-            Some(d) => Some(Some(now + d)),
+            Some(d) => Some(Some(since + d)),
             None => Some(None),
         }
     }
@@ -881,10 +882,8 @@ impl<C: Poolable> Lease<C> {
     /// and the slot is released to the next waiter.
     pub(crate) fn checkin(mut self, conn: C) {
         self.settled = true;
-        let pool = self.pool.clone();
-        let host = self.host.clone();
-        pool.checkin(&host, conn, self.serial);
-        drop(self);
+        self.pool.checkin(&self.host, conn, self.serial);
+        drop(self); // the slot goes to the next waiter only now, with the connection idle
     }
 
     /// Reports that the connection closed, for `reason`; the slot is released.
@@ -956,6 +955,7 @@ mod tests {
         alive: Rc<Cell<bool>>,
         served: u64,
         hint: Option<Duration>,
+        since: Instant,
     }
 
     impl Poolable for Fake {
@@ -968,6 +968,9 @@ mod tests {
         fn keep_alive_hint(&self) -> Option<Duration> {
             self.hint
         }
+        fn idle_since(&self) -> Instant {
+            self.since
+        }
     }
 
     fn fake(id: u32) -> Fake {
@@ -976,6 +979,7 @@ mod tests {
             alive: Rc::new(Cell::new(true)),
             served: 1,
             hint: None,
+            since: Instant::now(),
         }
     }
 

@@ -15,7 +15,7 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::rc::{Rc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::event::CloseReason;
 use super::pool::{Lease, Poolable};
@@ -90,6 +90,10 @@ impl Poolable for Pooled {
 
     fn keep_alive_hint(&self) -> Option<Duration> {
         self.conn.keep_alive_hint()
+    }
+
+    fn idle_since(&self) -> Instant {
+        self.conn.idle_since()
     }
 
     fn retire(self, reason: CloseReason) {

@@ -121,9 +121,10 @@ pub(super) struct FinalArgs {
     pub(super) keep_alive: bool,
 }
 
-/// Moves the body decoder and the keep-alive hint into the connection and returns the head
-/// with the model's arguments. They come from the parser's keep-alive verdict when it allows
-/// reuse (no `close` on either side; HTTP/1.0 only with `keep-alive`), else from the headers.
+/// Moves the body decoder and the server's keep-alive hint into the connection and returns
+/// the head with the model's arguments. They come from the parser's keep-alive verdict when
+/// it allows reuse (no `close` on either side; HTTP/1.0 only with `keep-alive`), else from
+/// the headers.
 pub(super) fn prepare_final(io: &mut ConnIo, parsed: ParsedResponse) -> (ResponseHead, FinalArgs) {
     let ParsedResponse {
         head,
@@ -143,7 +144,9 @@ pub(super) fn prepare_final(io: &mut ConnIo, parsed: ParsedResponse) -> (Respons
         false => close_args(io, &head, http10),
     };
     io.m.decoder = decoder;
-    io.m.hint = body::keep_alive_timeout(&head);
+    if let Some(hint) = body::keep_alive_timeout(&head) {
+        io.m.keep_alive_hint = Some(hint);
+    }
     let args = FinalArgs {
         framing,
         req_close,

@@ -48,8 +48,7 @@ pub(super) fn idle_after_body(mut idle: Gen<Idle>) -> Option<Connection<Idle>> {
 
 /// The model said `closed` at the body's end (keep-alive rules): close, saying so.
 pub(super) fn closed_after_body(mut closed: Gen<Closed>) {
-    closed.inner.release_exchange();
-    closed.inner.set_close_reason(CloseReason::NotKeepAlive);
+    closed.inner.close_exchange(CloseReason::NotKeepAlive);
 }
 
 /// One step of body decoding.
@@ -180,8 +179,7 @@ pub(super) fn upgraded(
     leftover: Bytes,
 ) -> Response<Body> {
     let mut io = conn.into_inner();
-    io.release_exchange();
-    io.set_close_reason(CloseReason::Upgraded);
+    io.close_exchange(CloseReason::Upgraded);
     let ConnIo { transport, m } = io;
     drop(m); // reports `Upgraded` to the recycler, if any
     let up = Upgraded {

@@ -110,6 +110,5 @@ fn done(conn: Gen<Draining>) {
 /// A bound was hit: close.
 fn exceeded(conn: Gen<Draining>) {
     let mut closed = conn.on_drain_exceeded();
-    closed.inner.release_exchange();
-    closed.inner.set_close_reason(CloseReason::BodyDropped);
+    closed.inner.close_exchange(CloseReason::BodyDropped);
 }

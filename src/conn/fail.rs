@@ -47,14 +47,17 @@ pub(super) trait Abort: Sized {
     /// its head, when the sender asked for it back and `err` is retry-safe).
     fn close_on(self, err: Error) -> Error {
         let err = self.io().with_url(err);
-        let mut closed = self.abort(Failure::of(&err));
-        let err = hand_back_request(&mut closed.inner.m, err);
-        closed.inner.release_exchange();
-        closed
-            .inner
-            .set_close_reason(CloseReason::Error(err.kind()));
-        err
+        let closed = self.abort(Failure::of(&err));
+        closed_by(closed, err)
     }
+}
+
+/// Ends the exchange of a connection that `err` (with its URL) closed; returns `err`, with
+/// the request's head when the sender asked for it back and `err` is retry-safe.
+pub(super) fn closed_by(mut closed: Gen<Closed>, err: Error) -> Error {
+    let err = hand_back_request(&mut closed.inner.m, err);
+    closed.inner.close_exchange(CloseReason::Error(err.kind()));
+    err
 }
 
 /// Moves the request's head into `err` when the sender asked for it back and `err` says no

@@ -171,7 +171,8 @@ pub(crate) struct Meta {
     pub(crate) origin: Origin,
     /// Exchanges that ended clean on this connection.
     pub(crate) requests_served: u64,
-    /// The server's `Keep-Alive: timeout=N`, from the last response that carried one.
+    /// The server's `Keep-Alive: timeout=N`, from the last response that carried one (read
+    /// only while idle: an exchange that does not end clean closes the connection).
     pub(crate) keep_alive_hint: Option<Duration>,
     /// When the connection last became idle (or was connected).
     pub(crate) idle_since: Instant,
@@ -188,8 +189,6 @@ pub(crate) struct Meta {
     pub(crate) buf: BytesMut,
     /// How the response body is delimited and how far it is decoded.
     pub(crate) decoder: BodyDecoder,
-    /// The response's `Keep-Alive: timeout`, applied when the exchange ends clean.
-    pub(crate) hint: Option<Duration>,
     /// The request in flight (its URL goes into errors).
     pub(crate) req: Option<RequestHead>,
     /// The sender wants the request's head back with a retry-safe failure ([`super::fail`]).
@@ -248,7 +247,6 @@ impl ConnIo {
             write_timeout: None,
             buf: BytesMut::new(),
             decoder: BodyDecoder::empty(),
-            hint: None,
             req: None,
             return_request: false,
             deadline: Deadline::new(None),
@@ -342,6 +340,13 @@ impl ConnIo {
         }
     }
 
+    /// Ends an exchange that closes the connection: [`release_exchange`](Self::release_exchange)
+    /// and what the recycler hears.
+    pub(crate) fn close_exchange(&mut self, reason: CloseReason) {
+        self.release_exchange();
+        self.set_close_reason(reason);
+    }
+
     /// Ends the exchange's buffer use: gives the buffer back to the free list and forgets the
     /// request. Returns whether bytes were left over after the response.
     pub(crate) fn release_exchange(&mut self) -> bool {
@@ -357,15 +362,12 @@ impl ConnIo {
         leftover
     }
 
-    /// The exchange ended clean: counts it, notes the server's hint, and returns the
-    /// recycler to hand the idle connection to (`None`: the caller keeps it).
+    /// The exchange ended clean: counts it and returns the recycler to hand the idle
+    /// connection to (`None`: the caller keeps it).
     pub(crate) fn end_exchange_clean(&mut self) -> Option<Rc<dyn Recycler>> {
         let m = &mut *self.m;
         m.requests_served += 1;
         m.idle_since = Instant::now();
-        if let Some(hint) = m.hint.take() {
-            m.keep_alive_hint = Some(hint);
-        }
         m.exchange.take().and_then(ExchangeGuard::disarm)
     }
 

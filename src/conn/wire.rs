@@ -1,6 +1,6 @@
 //! The two I/O primitives every state uses: read some bytes into the exchange buffer, and
-//! write a list of slices completely; each bounded by an optional per-call timeout (a timer
-//! exists only when one is configured and the call actually has to wait).
+//! write a list of slices completely; each wait bounded by a [`Deadline`] (a timer exists
+//! only when a limit is configured and the call actually has to wait).
 
 use std::future::{poll_fn, Future};
 use std::io::{self, IoSlice};
@@ -12,7 +12,7 @@ use bytes::BytesMut;
 
 use crate::error::{Error, Kind, Phase};
 use crate::rt::net::AsyncStream;
-use crate::rt::time::{sleep, Elapsed, Sleep};
+use crate::rt::time::{sleep_until, Sleep};
 
 use super::io::{ConnIo, Transport};
 
@@ -28,12 +28,6 @@ pub(crate) enum IoFail {
     TimedOut,
 }
 
-impl From<Elapsed> for IoFail {
-    fn from(_: Elapsed) -> IoFail {
-        IoFail::TimedOut
-    }
-}
-
 /// The longest timeout honoured: longer ones (up to `Duration::MAX`) mean "practically
 /// never" and are cut to this, so that `Instant + timeout` cannot overflow.
 pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
@@ -41,41 +35,6 @@ pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 36
 /// `d`, at most [`MAX_TIMEOUT`].
 pub(crate) fn clamp(d: Duration) -> Duration {
     d.min(MAX_TIMEOUT)
-}
-
-/// `f`, bounded by `limit` when there is one (the timer starts now).
-///
-/// A plain future rather than an `async fn` choosing between `f` and `timeout(f)`: that one
-/// stored `f` twice, in every request future waiting on a read or a write.
-pub(crate) fn bounded<F>(limit: Option<Duration>, f: F) -> Bounded<F> {
-    Bounded {
-        f,
-        sleep: limit.map(|d| sleep(clamp(d))),
-    }
-}
-
-/// The future of [`bounded`]: an I/O call that fails with [`IoFail::TimedOut`] once its
-/// timer (if any) fires first. Dropping it drops the call's future and the timer.
-pub(crate) struct Bounded<F> {
-    /// The I/O call (`Unpin`: it only borrows the connection).
-    f: F,
-    /// The timer; `None` without a limit.
-    sleep: Option<Sleep>,
-}
-
-impl<T, F: Future<Output = io::Result<T>> + Unpin> Future for Bounded<F> {
-    type Output = Result<T, IoFail>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, IoFail>> {
-        let this = &mut *self;
-        if let Poll::Ready(out) = Pin::new(&mut this.f).poll(cx) {
-            return Poll::Ready(out.map_err(IoFail::Io));
-        }
-        match &mut this.sleep {
-            Some(sleep) => Pin::new(sleep).poll(cx).map(|()| Err(IoFail::TimedOut)),
-            None => Poll::Pending,
-        }
-    }
 }
 
 /// Makes sure `buf` has room for a useful read.
@@ -86,9 +45,13 @@ pub(crate) fn make_room(buf: &mut BytesMut, read_size: usize) {
 }
 
 /// Reads once into the exchange buffer (taken only once the socket is readable, see
-/// [`ConnIo::poll_read`]), bounded by `limit`; `Ok(0)` is end of stream.
-pub(crate) fn read_some(io: &mut ConnIo, limit: Option<Duration>) -> Bounded<ReadSome<'_>> {
-    bounded(limit, ReadSome { io, pending: false })
+/// [`ConnIo::poll_read`]), waiting at most `limit`; `Ok(0)` is end of stream.
+pub(crate) fn read_some(io: &mut ConnIo, limit: Option<Duration>) -> ReadSome<'_> {
+    ReadSome {
+        io,
+        pending: false,
+        deadline: Deadline::new(limit),
+    }
 }
 
 /// The future of [`read_some`]: removes its read waiter when dropped while waiting (a timeout
@@ -98,16 +61,21 @@ pub(crate) struct ReadSome<'a> {
     io: &'a mut ConnIo,
     /// Whether the last poll returned `Pending` (its waker is in the read slot).
     pending: bool,
+    /// The bound on the wait.
+    deadline: Deadline,
 }
 
 impl Future for ReadSome<'_> {
-    type Output = io::Result<usize>;
+    type Output = Result<usize, IoFail>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<usize, IoFail>> {
         let this = self.get_mut();
         let poll = this.io.poll_read(cx, usize::MAX);
         this.pending = poll.is_pending();
-        poll.map(|read| read.map(|(n, _room)| n))
+        match poll {
+            Poll::Ready(read) => Poll::Ready(read.map(|(n, _room)| n).map_err(IoFail::Io)),
+            Poll::Pending => this.deadline.poll_timed_out(cx),
+        }
     }
 }
 
@@ -119,22 +87,31 @@ impl Drop for ReadSome<'_> {
     }
 }
 
-/// Writes every byte of `slices` (advancing them), each write call bounded by `limit`.
-pub(crate) async fn write_all(
-    t: &mut Transport,
-    mut slices: &mut [IoSlice<'_>],
+/// Writes every byte of `slices` (advancing them), each wait for the socket bounded by
+/// `limit` (progress starts a fresh one).
+pub(crate) fn write_all<'a>(
+    t: &'a mut Transport,
+    mut slices: &'a mut [IoSlice<'a>],
     limit: Option<Duration>,
-) -> Result<(), IoFail> {
+) -> impl Future<Output = Result<(), IoFail>> + 'a {
     IoSlice::advance_slices(&mut slices, 0);
-    while !slices.is_empty() {
-        let write = poll_fn(|cx| t.poll_write_vectored(cx, slices));
-        let n = bounded(limit, write).await?;
-        if n == 0 {
-            return Err(IoFail::Io(io::ErrorKind::WriteZero.into()));
+    let mut deadline = Deadline::new(limit);
+    poll_fn(move |cx| loop {
+        if slices.is_empty() {
+            return Poll::Ready(Ok(()));
         }
-        IoSlice::advance_slices(&mut slices, n);
-    }
-    Ok(())
+        match t.poll_write_vectored(cx, slices) {
+            Poll::Ready(Ok(0)) => {
+                return Poll::Ready(Err(IoFail::Io(io::ErrorKind::WriteZero.into())))
+            }
+            Poll::Ready(Ok(n)) => {
+                IoSlice::advance_slices(&mut slices, n);
+                deadline.reset();
+            }
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(IoFail::Io(e))),
+            Poll::Pending => return deadline.poll_timed_out(cx),
+        }
+    })
 }
 
 /// Whether an I/O error means the peer closed the connection.
@@ -168,7 +145,7 @@ pub(crate) fn read_error(fail: IoFail, phase: Phase, closed: impl FnOnce() -> Er
     }
 }
 
-/// A per-wait read deadline: a timer exists only while a read is actually waiting and a
+/// A per-wait deadline: a timer exists only while a read or write is actually waiting and a
 /// limit is configured; progress drops it. A whole-request deadline (`until`), when set, caps
 /// every wait: the timer runs to the earlier of `now + limit` and `until`. With neither set no
 /// timer is made and no clock is read.
@@ -179,7 +156,7 @@ pub(crate) struct Deadline {
     /// The whole request's deadline; `None`: only `limit` applies.
     until: Option<Instant>,
     /// The running timer of the current wait.
-    sleep: Option<crate::rt::time::Sleep>,
+    sleep: Option<Sleep>,
 }
 
 /// Which bound a waiting read ran into.
@@ -223,7 +200,7 @@ impl Deadline {
 
     /// Called when a read returned `Pending`: starts the timer if needed and says which bound
     /// has run out, if one has (its waker is registered otherwise).
-    pub(crate) fn poll_expired(&mut self, cx: &mut std::task::Context<'_>) -> Option<Expired> {
+    pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> Option<Expired> {
         let (limit, until) = (self.limit, self.until);
         if limit.is_none() && until.is_none() {
             return None;
@@ -234,14 +211,22 @@ impl Deadline {
                 (Some(a), Some(b)) => a.min(b),
                 (a, b) => a.or(b).unwrap_or_else(Instant::now),
             };
-            crate::rt::time::sleep_until(at)
+            sleep_until(at)
         });
-        if std::pin::Pin::new(&mut *sleep).poll(cx).is_pending() {
+        if Pin::new(&mut *sleep).poll(cx).is_pending() {
             return None;
         }
         match until {
             Some(until) if sleep.deadline() >= until => Some(Expired::Request),
             _ => Some(Expired::Read),
+        }
+    }
+
+    /// [`poll_expired`](Self::poll_expired) for an I/O call that returned `Pending`.
+    fn poll_timed_out<T>(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, IoFail>> {
+        match self.poll_expired(cx) {
+            Some(_) => Poll::Ready(Err(IoFail::TimedOut)),
+            None => Poll::Pending,
         }
     }
 }

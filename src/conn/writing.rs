@@ -25,12 +25,12 @@ use futures_core::Stream;
 
 use super::awaiting::{self, read_head, Head};
 use super::body::{self, Body};
-use super::fail::Abort;
+use super::fail::{self, Abort};
 use super::io::ConnIo;
 use super::machine::{FinalHead, HeadWritten, WritingBodyInterim};
 use super::state::{AwaitingHead, Closed, WritingBody, WritingHead};
 use super::wire::{self, write_error};
-use super::{mark, CloseReason, Gen};
+use super::{mark, Gen};
 use crate::error::{Error, Invalid, Kind, Malformed, Phase, Result};
 use crate::http::{self, EncodedChunk, RequestEncoder, Response, ResponseParser};
 use crate::rt::time::timeout;
@@ -256,15 +256,11 @@ async fn continue_then_send(
 }
 
 /// The model's interim bound ran out: a protocol error.
-pub(super) fn too_many_interims(mut closed: Gen<Closed>) -> Error {
+pub(super) fn too_many_interims(closed: Gen<Closed>) -> Error {
     let err = Error::new(
         Kind::RemoteProtocol(Malformed::TooManyInterimResponses),
         Phase::ReadHead,
     );
     let err = closed.inner.with_url(err);
-    closed.inner.release_exchange();
-    closed
-        .inner
-        .set_close_reason(CloseReason::Error(err.kind()));
-    err
+    fail::closed_by(closed, err)
 }

@@ -123,24 +123,27 @@ impl fmt::Debug for Body {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+
+    /// A stream that ends at once: a stream body for tests that never poll it.
+    pub(in crate::http) struct EmptyStream;
+
+    impl Stream for EmptyStream {
+        type Item = io::Result<Bytes>;
+        fn poll_next(
+            self: Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            std::task::Poll::Ready(None)
+        }
+    }
 
     #[test]
     fn known_lengths() {
         assert_eq!(Body::Empty.known_len(), Some(0));
         assert_eq!(Body::from("abc").known_len(), Some(3));
-        struct Never;
-        impl Stream for Never {
-            type Item = io::Result<Bytes>;
-            fn poll_next(
-                self: Pin<&mut Self>,
-                _: &mut std::task::Context<'_>,
-            ) -> std::task::Poll<Option<Self::Item>> {
-                std::task::Poll::Ready(None)
-            }
-        }
-        assert_eq!(Body::stream(Never).known_len(), None);
-        assert_eq!(Body::sized_stream(Never, 7).known_len(), Some(7));
+        assert_eq!(Body::stream(EmptyStream).known_len(), None);
+        assert_eq!(Body::sized_stream(EmptyStream, 7).known_len(), Some(7));
     }
 }

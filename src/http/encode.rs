@@ -445,6 +445,7 @@ impl Buf for EncodedChunk {
 mod tests {
     use super::*;
     use crate::error::Kind;
+    use crate::http::body::tests::EmptyStream;
 
     fn head(req: &Request) -> (String, RequestEncoder) {
         let mut dst = BytesMut::new();
@@ -627,16 +628,5 @@ mod tests {
         let mut dst = BytesMut::new();
         write_decimal(u64::MAX, &mut dst);
         assert_eq!(&dst[..], b"18446744073709551615");
-    }
-
-    struct EmptyStream;
-    impl futures_core::Stream for EmptyStream {
-        type Item = std::io::Result<Bytes>;
-        fn poll_next(
-            self: std::pin::Pin<&mut Self>,
-            _: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<Option<Self::Item>> {
-            std::task::Poll::Ready(None)
-        }
     }
 }

@@ -198,6 +198,19 @@ enum Part {
     Own(Bytes),
 }
 
+impl Part {
+    /// The bytes, given the map's `base` (empty if a range lies outside it: never expected).
+    fn bytes<'a>(&'a self, base: &'a Bytes) -> &'a [u8] {
+        match self {
+            Part::InBase { start, len } => {
+                let (start, len) = (*start as usize, *len as usize);
+                base.get(start..start + len).unwrap_or(b"")
+            }
+            Part::Own(bytes) => bytes,
+        }
+    }
+}
+
 impl Field {
     /// A field whose name and value are `(start, len)` ranges of the map's base.
     pub(crate) fn in_base(name: (u32, u32), value: (u32, u32)) -> Field {
@@ -355,22 +368,12 @@ impl HeaderMap {
         self.fields.is_empty()
     }
 
-    fn bytes<'a>(&'a self, part: &'a Part) -> &'a [u8] {
-        match part {
-            Part::InBase { start, len } => {
-                let (start, len) = (*start as usize, *len as usize);
-                self.base.get(start..start + len).unwrap_or(b"")
-            }
-            Part::Own(bytes) => bytes,
-        }
-    }
-
     fn name_of<'a>(&'a self, field: &'a Field) -> HeaderNameRef<'a> {
-        HeaderNameRef(self.bytes(&field.name))
+        HeaderNameRef(field.name.bytes(&self.base))
     }
 
     fn value_of<'a>(&'a self, field: &'a Field) -> HeaderValueRef<'a> {
-        let bytes = self.bytes(&field.value);
+        let bytes = field.value.bytes(&self.base);
         let base = match &field.value {
             Part::Own(own) => own,
             Part::InBase { .. } => &self.base,
@@ -441,15 +444,8 @@ impl HeaderMap {
     pub fn remove(&mut self, name: &str) -> usize {
         let before = self.fields.len();
         let base = &self.base;
-        self.fields.retain(|field| {
-            let bytes = match &field.name {
-                Part::InBase { start, len } => base
-                    .get(*start as usize..(*start + *len) as usize)
-                    .unwrap_or(b""),
-                Part::Own(bytes) => bytes,
-            };
-            !bytes.eq_ignore_ascii_case(name.as_bytes())
-        });
+        self.fields
+            .retain(|field| !field.name.bytes(base).eq_ignore_ascii_case(name.as_bytes()));
         before - self.fields.len()
     }
 }

@@ -42,6 +42,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
 
 use super::reactor::Reactor;
+use super::slab::Slab;
 use super::time::Timers;
 use crate::sys::eventfd::EventFd;
 
@@ -116,48 +117,8 @@ struct Task {
     header: Arc<Header>,
 }
 
-/// The task table: a slab with generation-tagged tokens (like the reactor's).
-#[derive(Default)]
-struct Tasks {
-    /// Slots; `(generation, task)`.
-    slots: Vec<(u32, Option<Task>)>,
-    /// Free slot indices.
-    free: Vec<usize>,
-}
-
-impl Tasks {
-    fn vacant_token(&mut self) -> u64 {
-        let index = self.free.pop().unwrap_or_else(|| {
-            self.slots.push((0, None));
-            self.slots.len() - 1
-        });
-        u64::from(self.slots[index].0) << 32 | index as u64
-    }
-
-    fn get(&mut self, token: u64) -> Option<&mut Task> {
-        let (generation, task) = self.slots.get_mut((token & 0xffff_ffff) as usize)?;
-        if u64::from(*generation) != token >> 32 {
-            return None;
-        }
-        task.as_mut()
-    }
-
-    fn remove(&mut self, token: u64) -> Option<Task> {
-        let index = (token & 0xffff_ffff) as usize;
-        let (generation, task) = self.slots.get_mut(index)?;
-        if u64::from(*generation) != token >> 32 {
-            return None;
-        }
-        let task = task.take()?;
-        *generation = generation.wrapping_add(1);
-        self.free.push(index);
-        Some(task)
-    }
-
-    fn len(&self) -> usize {
-        self.slots.len() - self.free.len()
-    }
-}
+/// The task table: tokens are its keys.
+type Tasks = Slab<Task>;
 
 /// One thread's loop: reactor, timers, tasks and queues.
 pub(crate) struct Core {
@@ -173,8 +134,6 @@ pub(crate) struct Core {
     injected: RefCell<VecDeque<u64>>,
     /// Spawned tasks.
     tasks: RefCell<Tasks>,
-    /// Whether a `block_on` is running this core.
-    running: Cell<bool>,
     /// How many times the loop has waited on epoll.
     turns: Cell<u64>,
 }
@@ -241,7 +200,6 @@ impl Runtime {
             ready: RefCell::new(VecDeque::with_capacity(64)),
             injected: RefCell::new(VecDeque::with_capacity(64)),
             tasks: RefCell::new(Tasks::default()),
-            running: Cell::new(false),
             turns: Cell::new(0),
         });
         Ok(Runtime {
@@ -307,14 +265,12 @@ impl Enter {
             }
             *c = Some(core.clone());
         });
-        core.running.set(true);
         Enter { core: core.clone() }
     }
 }
 
 impl Drop for Enter {
     fn drop(&mut self) {
-        self.core.running.set(false);
         // The ready queue may name MAIN; it belongs to this block_on only.
         self.core.ready.borrow_mut().retain(|&t| t != MAIN);
         let _ = CURRENT.try_with(|c| c.borrow_mut().take());
@@ -330,7 +286,7 @@ impl Core {
     fn run_task(&self, token: u64) {
         let taken = {
             let mut tasks = self.tasks.borrow_mut();
-            let Some(task) = tasks.get(token) else {
+            let Some(task) = tasks.get_mut(token) else {
                 return; // finished or aborted since it was queued
             };
             task.header.scheduled.swap(false, Ordering::AcqRel);
@@ -348,7 +304,7 @@ impl Core {
         if done {
             let task = self.tasks.borrow_mut().remove(token);
             drop((future, waker, task));
-        } else if let Some(task) = self.tasks.borrow_mut().get(token) {
+        } else if let Some(task) = self.tasks.borrow_mut().get_mut(token) {
             task.future = Some(future);
             task.waker = Some(waker);
         }
@@ -387,20 +343,17 @@ impl Core {
     /// Adds a task and queues its first poll.
     fn spawn_boxed(&self, future: Pin<Box<dyn Future<Output = ()>>>) -> Arc<Header> {
         let mut tasks = self.tasks.borrow_mut();
-        let token = tasks.vacant_token();
         let header = Arc::new(Header {
-            token,
+            token: tasks.next_key(),
             scheduled: AtomicBool::new(true),
             aborted: AtomicBool::new(false),
             shared: self.shared.clone(),
         });
-        let task = Task {
+        let token = tasks.insert(Task {
             future: Some(future),
             waker: Some(Waker::from(header.clone())),
             header: header.clone(),
-        };
-        let index = (token & 0xffff_ffff) as usize;
-        tasks.slots[index].1 = Some(task);
+        });
         self.ready.borrow_mut().push_back(token);
         header
     }
@@ -408,12 +361,11 @@ impl Core {
     /// Drops every task (outside the table's borrow), breaking `Rc` cycles through it.
     fn drop_all_tasks(&self) {
         loop {
-            let slots = std::mem::take(&mut self.tasks.borrow_mut().slots);
-            if slots.is_empty() {
+            let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
+            if tasks.len() == 0 {
                 break;
             }
-            self.tasks.borrow_mut().free.clear();
-            drop(slots);
+            drop(tasks);
         }
         self.ready.borrow_mut().clear();
     }

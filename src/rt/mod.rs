@@ -32,6 +32,7 @@ pub(crate) mod inject;
 pub mod inject;
 pub mod net;
 pub(crate) mod reactor;
+mod slab;
 pub mod sync;
 pub mod time;
 

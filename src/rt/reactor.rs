@@ -36,6 +36,7 @@ use std::os::fd::BorrowedFd;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use super::slab::Slab;
 use crate::sys::epoll::{self, Epoll, Events};
 
 use crate::generated::waiter::{self as machine, Illegal};
@@ -183,79 +184,16 @@ impl Slot {
     }
 }
 
-/// A registered fd's name in the table: entry index (low 32 bits) and generation (high 32).
+/// A registered fd's name in the table: its [`Slab`] key (entry index and generation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Token(u64);
-
-impl Token {
-    fn new(index: usize, generation: u32) -> Token {
-        Token(u64::from(generation) << 32 | index as u64)
-    }
-    fn index(self) -> usize {
-        (self.0 & 0xffff_ffff) as usize
-    }
-    fn generation(self) -> u32 {
-        (self.0 >> 32) as u32
-    }
-}
 
 /// The epoll data of the loop's own wake-up eventfd (never a table token: index `u32::MAX`
 /// is never allocated).
 pub(crate) const WAKE_TOKEN: u64 = 0xffff_ffff;
 
-/// One table entry.
-#[derive(Debug)]
-struct Entry {
-    /// Bumped each time the entry is freed.
-    generation: u32,
-    /// The read and write slots, `Some` while the entry is in use.
-    slots: Option<[Slot; 2]>,
-}
-
-/// The waiter table: a slab of entries with a free list.
-#[derive(Debug, Default)]
-struct Table {
-    /// All entries ever allocated; freed ones are reused.
-    entries: Vec<Entry>,
-    /// Indices of free entries.
-    free: Vec<usize>,
-    /// How many entries are in use.
-    live: usize,
-}
-
-impl Table {
-    fn insert(&mut self) -> Token {
-        self.live += 1;
-        let index = self.free.pop().unwrap_or_else(|| {
-            self.entries.push(Entry {
-                generation: 0,
-                slots: None,
-            });
-            self.entries.len() - 1
-        });
-        let entry = &mut self.entries[index];
-        entry.slots = Some(Default::default());
-        Token::new(index, entry.generation)
-    }
-
-    fn get(&mut self, token: Token) -> Option<&mut [Slot; 2]> {
-        let entry = self.entries.get_mut(token.index())?;
-        if entry.generation != token.generation() {
-            return None;
-        }
-        entry.slots.as_mut()
-    }
-
-    fn remove(&mut self, token: Token) {
-        if let Some(entry) = self.entries.get_mut(token.index()) {
-            if entry.generation == token.generation() && entry.slots.take().is_some() {
-                entry.generation = entry.generation.wrapping_add(1);
-                self.free.push(token.index());
-                self.live -= 1;
-            }
-        }
-    }
-}
+/// The waiter table: the read and write slots of each registered fd.
+type Table = Slab<[Slot; 2]>;
 
 /// One loop's epoll instance and waiter table.
 #[derive(Debug)]
@@ -293,9 +231,9 @@ impl Reactor {
 
     /// Registers `fd` once, edge-triggered for both directions; returns its token.
     pub(crate) fn register(&self, fd: BorrowedFd<'_>) -> io::Result<Token> {
-        let token = self.table.borrow_mut().insert();
+        let token = Token(self.table.borrow_mut().insert(Default::default()));
         if let Err(err) = self.epoll.add(fd, token.0, INTEREST) {
-            self.table.borrow_mut().remove(token);
+            self.table.borrow_mut().remove(token.0);
             return Err(err);
         }
         Ok(token)
@@ -306,7 +244,7 @@ impl Reactor {
     fn apply(&self, token: Token, dir: usize, event: Event, cx: Option<&Context<'_>>) -> State {
         let (state, waker) = {
             let mut table = self.table.borrow_mut();
-            let Some(slots) = table.get(token) else {
+            let Some(slots) = table.get_mut(token.0) else {
                 return State::Closed;
             };
             let slot = &mut slots[dir];
@@ -366,26 +304,26 @@ impl Reactor {
 
     /// Frees the table entry of a closed fd.
     pub(crate) fn remove(&self, token: Token) {
-        self.table.borrow_mut().remove(token);
+        self.table.borrow_mut().remove(token.0);
     }
 
     /// Whether epoll reported hang-up or error on either direction: no syscall.
     pub(crate) fn peer_hung_up(&self, token: Token) -> bool {
         let mut table = self.table.borrow_mut();
         table
-            .get(token)
+            .get_mut(token.0)
             .is_some_and(|s| s[READ].hup() || s[WRITE].hup())
     }
 
     /// The state of one slot, `None` for an unknown token.
     pub(crate) fn slot_state(&self, token: Token, dir: usize) -> Option<State> {
         let mut table = self.table.borrow_mut();
-        table.get(token).map(|s| s[dir].state())
+        table.get_mut(token.0).map(|s| s[dir].state())
     }
 
     /// How many fds are registered (table entries in use).
     pub(crate) fn registered(&self) -> usize {
-        self.table.borrow().live
+        self.table.borrow().len()
     }
 
     /// Waits for events (`None`: no timeout) and applies them to the table, waking waiters.
@@ -421,7 +359,7 @@ impl Reactor {
         // One borrow for both slots; wake after it is released.
         let (read_waker, write_waker) = {
             let mut table = self.table.borrow_mut();
-            let Some(slots) = table.get(token) else {
+            let Some(slots) = table.get_mut(token.0) else {
                 return;
             };
             let mut fire = |dir: usize, event: Option<Event>| {
@@ -526,18 +464,6 @@ mod tests {
         slot.apply(Event::Poll, Some(&cx)).unwrap();
         assert!(slot.apply(Event::Clear, None).is_err());
         assert_eq!(slot.state(), State::Waiting);
-    }
-
-    #[test]
-    fn stale_token_never_reaches_the_next_occupant() {
-        let mut table = Table::default();
-        let a = table.insert();
-        table.remove(a);
-        let b = table.insert();
-        assert_eq!(a.index(), b.index());
-        assert!(table.get(a).is_none());
-        assert!(table.get(b).is_some());
-        assert_eq!(table.live, 1);
     }
 
     #[test]

@@ -79,7 +79,7 @@ pub(crate) fn read_buf(fd: BorrowedFd<'_>, buf: &mut BytesMut, max: usize) -> io
 }
 
 /// How much [`read_buf`] reserves when the buffer has no spare capacity.
-pub(crate) const READ_BUF_RESERVE: usize = 8 * 1024;
+const READ_BUF_RESERVE: usize = 8 * 1024;
 
 /// Sends `buf` on a socket with `MSG_NOSIGNAL`.
 pub(crate) fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {

@@ -39,6 +39,9 @@ pub use resolve::{resolve, Resolve};
 pub use tcp::{TcpListener, TcpStream};
 pub use unix::{UnixListener, UnixStream};
 
+/// Backlog for listening sockets (the kernel caps it at `somaxconn`).
+const LISTEN_BACKLOG: i32 = 1024;
+
 /// A byte stream on the loop: what the HTTP connection is generic over.
 ///
 /// The `poll_*` methods follow the usual contract: `Pending` means the task's waker is
@@ -343,6 +346,18 @@ impl Source {
         .await
     }
 
+    /// Finishes a non-blocking `connect(2)` that did not complete at once: waits for the
+    /// write slot to turn ready, then `SO_ERROR` says whether the connection succeeded.
+    pub(crate) fn finish_connect(&self) -> impl Future<Output = io::Result<()>> + '_ {
+        self.until(WRITE, move |cx| {
+            ready!(self.poll_ready(WRITE, cx))?;
+            Poll::Ready(match sys::socket::take_error(self.fd()?)? {
+                Some(err) => Err(err),
+                None => Ok(()),
+            })
+        })
+    }
+
     /// Waits for `dir` to be ready (without doing I/O): used by connect and
     /// [`AsyncStream::poll_read_ready`].
     pub(crate) fn poll_ready(&self, dir: usize, cx: &Context<'_>) -> Poll<io::Result<()>> {
@@ -391,18 +406,18 @@ impl Source {
         buf: &mut BytesMut,
         max: usize,
     ) -> Poll<io::Result<usize>> {
-        let room = std::cell::Cell::new(0);
+        // Short when the read could have taken more: it stopped below `max` with spare room
+        // left (the reserve is `sys::read_buf`'s, so the room is measured after the read).
+        let short = std::cell::Cell::new(false);
         self.poll_io(
             READ,
             cx,
             |fd| {
-                if buf.capacity() == buf.len() {
-                    buf.reserve(sys::READ_BUF_RESERVE);
-                }
-                room.set((buf.capacity() - buf.len()).min(max.max(1)));
-                sys::read_buf(fd, buf, max)
+                let n = sys::read_buf(fd, buf, max)?;
+                short.set(n < max.max(1) && buf.len() < buf.capacity());
+                Ok(n)
             },
-            |&n| n < room.get(),
+            |_| short.get(),
         )
     }
 
@@ -437,6 +452,18 @@ impl Source {
 
     pub(crate) fn drop_waiter(&self, dir: usize) {
         self.core.reactor.drop_waiter(self.token, dir);
+    }
+
+    /// Shuts the socket down (the peer sees it), then deregisters it and wakes waiters with
+    /// an error; the fd stays open until drop. A peer already gone is not an error.
+    pub(crate) fn shut_down_and_disconnect(&self) -> io::Result<()> {
+        // Shut down first, while the fd is still valid.
+        let shut = sys::shutdown(self.fd()?, std::net::Shutdown::Both);
+        self.disconnect()?;
+        match shut {
+            Err(err) if err.kind() != io::ErrorKind::NotConnected => Err(err),
+            _ => Ok(()),
+        }
     }
 
     /// Deregisters now and wakes waiters with an error; the fd stays open until drop.

@@ -6,19 +6,16 @@
 //! unconnected TCP socket as hung up.
 
 use std::io::{self, IoSlice};
-use std::net::{IpAddr, Shutdown, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::OwnedFd;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::BytesMut;
 
-use super::{impl_async_stream, resolve, Source};
-use crate::rt::reactor::{READ, WRITE};
+use super::{impl_async_stream, resolve, Source, LISTEN_BACKLOG};
+use crate::rt::reactor::READ;
 use crate::sys::socket::{self, SockAddr};
-
-/// Backlog for listening sockets (the kernel caps it at `somaxconn`).
-const LISTEN_BACKLOG: i32 = 1024;
 
 /// A TCP connection on the loop. `TCP_NODELAY` is on by default.
 ///
@@ -68,13 +65,7 @@ impl TcpStream {
         };
         let stream = TcpStream::from_fd(fd)?;
         if !connected {
-            stream
-                .source
-                .until(WRITE, |cx| stream.source.poll_ready(WRITE, cx))
-                .await?;
-            if let Some(err) = socket::take_error(stream.source.fd()?)? {
-                return Err(err);
-            }
+            stream.source.finish_connect().await?;
         }
         Ok(stream)
     }
@@ -217,14 +208,7 @@ impl TcpStream {
     /// it wakes with an error, later I/O fails with `NotConnected`, and the peer sees the
     /// connection shut down. The fd is closed when the stream is dropped.
     pub fn disconnect(&self) -> io::Result<()> {
-        let fd = self.source.fd()?;
-        // Shut down first (the fd is still valid), then deregister and wake.
-        let shut = crate::sys::shutdown(fd, Shutdown::Both);
-        self.source.disconnect()?;
-        match shut {
-            Err(err) if err.kind() != io::ErrorKind::NotConnected => Err(err),
-            _ => Ok(()),
-        }
+        self.source.shut_down_and_disconnect()
     }
 
     /// Deregisters, wakes any waiting task with an error, and closes the socket, reporting

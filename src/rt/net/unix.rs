@@ -5,12 +5,9 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::task::{Context, Poll};
 
-use super::{impl_async_stream, Source};
-use crate::rt::reactor::{READ, WRITE};
+use super::{impl_async_stream, Source, LISTEN_BACKLOG};
+use crate::rt::reactor::READ;
 use crate::sys::socket::{self, SockAddr};
-
-/// Backlog for listening sockets (the kernel caps it at `somaxconn`).
-const LISTEN_BACKLOG: i32 = 1024;
 
 /// A Unix-domain stream connection on the loop.
 ///
@@ -30,18 +27,17 @@ impl UnixStream {
     /// # Panics
     /// Outside a running weir runtime.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
-        let target = SockAddr::from_path(path.as_ref())?;
-        let fd = socket::stream_socket(socket::AF_UNIX)?;
-        let connected = socket::connect(fd.as_fd(), &target)?;
+        // In a block, as in `TcpStream::open`: the 136-byte address need not live across
+        // the wait below.
+        let (fd, connected) = {
+            let target = SockAddr::from_path(path.as_ref())?;
+            let fd = socket::stream_socket(socket::AF_UNIX)?;
+            let connected = socket::connect(fd.as_fd(), &target)?;
+            (fd, connected)
+        };
         let stream = UnixStream::from_fd(fd)?;
         if !connected {
-            stream
-                .source
-                .until(WRITE, |cx| stream.source.poll_ready(WRITE, cx))
-                .await?;
-            if let Some(err) = socket::take_error(stream.source.fd()?)? {
-                return Err(err);
-            }
+            stream.source.finish_connect().await?;
         }
         Ok(stream)
     }
@@ -95,10 +91,10 @@ impl UnixStream {
     }
 
     /// Takes the stream off the loop now: waiting tasks wake with an error, later I/O fails
-    /// with `NotConnected`. The fd is closed when the stream is dropped.
+    /// with `NotConnected`, and the peer sees the connection shut down. The fd is closed when
+    /// the stream is dropped.
     pub fn disconnect(&self) -> io::Result<()> {
-        let _ = crate::sys::shutdown(self.source.fd()?, std::net::Shutdown::Both);
-        self.source.disconnect()
+        self.source.shut_down_and_disconnect()
     }
 
     /// Deregisters, wakes any waiting task with an error, and closes the socket, reporting
