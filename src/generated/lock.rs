@@ -242,22 +242,13 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
             match state {
                 State::Open if ((v.st[(t) as usize] == IDLE) && (v.avail > 0)) => {
                     v.avail = (v.avail - 1);
-                    {
-                        let value = HOLDING;
-                        v.st[(t) as usize] = value;
-                    }
+                    v.st[(t) as usize] = HOLDING;
                     State::Open
                 }
                 State::Open if ((v.st[(t) as usize] == IDLE) && (v.avail == 0)) => {
                     v.qlen = (v.qlen + 1);
-                    {
-                        let value = v.qlen;
-                        v.pos[(t) as usize] = value;
-                    }
-                    {
-                        let value = QUEUED;
-                        v.st[(t) as usize] = value;
-                    }
+                    v.pos[(t) as usize] = v.qlen;
+                    v.st[(t) as usize] = QUEUED;
                     State::Open
                 }
                 State::Closed if (v.st[(t) as usize] == IDLE) => State::Closed,
@@ -270,10 +261,7 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
             }
             match state {
                 state @ (State::Open | State::Closed) if (v.st[(t) as usize] == GRANTED) => {
-                    {
-                        let value = HOLDING;
-                        v.st[(t) as usize] = value;
-                    }
+                    v.st[(t) as usize] = HOLDING;
                     state
                 }
                 _ => return Err(Illegal { state, event }),
@@ -289,35 +277,23 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                 {
                     for i in 0..TASKS {
                         if (v.pos[(i) as usize] == 1) {
-                            {
-                                let value = GRANTED;
-                                v.st[(i) as usize] = value;
-                            }
+                            v.st[(i) as usize] = GRANTED;
                         }
                     }
                     for i in 0..TASKS {
                         if (v.pos[(i) as usize] > 0) {
-                            {
-                                let value = (v.pos[(i) as usize] - 1);
-                                v.pos[(i) as usize] = value;
-                            }
+                            v.pos[(i) as usize] = (v.pos[(i) as usize] - 1);
                         }
                     }
                     v.qlen = (v.qlen - 1);
-                    {
-                        let value = IDLE;
-                        v.st[(t) as usize] = value;
-                    }
+                    v.st[(t) as usize] = IDLE;
                     state
                 }
                 state @ (State::Open | State::Closed)
                     if ((v.st[(t) as usize] == HOLDING) && (v.qlen == 0)) =>
                 {
                     v.avail = (v.avail + 1);
-                    {
-                        let value = IDLE;
-                        v.st[(t) as usize] = value;
-                    }
+                    v.st[(t) as usize] = IDLE;
                     state
                 }
                 _ => return Err(Illegal { state, event }),
@@ -331,21 +307,12 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                 state @ (State::Open | State::Closed) if (v.st[(t) as usize] == QUEUED) => {
                     for i in 0..TASKS {
                         if (v.pos[(i) as usize] > v.pos[(t) as usize]) {
-                            {
-                                let value = (v.pos[(i) as usize] - 1);
-                                v.pos[(i) as usize] = value;
-                            }
+                            v.pos[(i) as usize] = (v.pos[(i) as usize] - 1);
                         }
                     }
-                    {
-                        let value = 0;
-                        v.pos[(t) as usize] = value;
-                    }
+                    v.pos[(t) as usize] = 0;
                     v.qlen = (v.qlen - 1);
-                    {
-                        let value = IDLE;
-                        v.st[(t) as usize] = value;
-                    }
+                    v.st[(t) as usize] = IDLE;
                     state
                 }
                 state @ (State::Open | State::Closed)
@@ -353,35 +320,23 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                 {
                     for i in 0..TASKS {
                         if (v.pos[(i) as usize] == 1) {
-                            {
-                                let value = GRANTED;
-                                v.st[(i) as usize] = value;
-                            }
+                            v.st[(i) as usize] = GRANTED;
                         }
                     }
                     for i in 0..TASKS {
                         if (v.pos[(i) as usize] > 0) {
-                            {
-                                let value = (v.pos[(i) as usize] - 1);
-                                v.pos[(i) as usize] = value;
-                            }
+                            v.pos[(i) as usize] = (v.pos[(i) as usize] - 1);
                         }
                     }
                     v.qlen = (v.qlen - 1);
-                    {
-                        let value = IDLE;
-                        v.st[(t) as usize] = value;
-                    }
+                    v.st[(t) as usize] = IDLE;
                     state
                 }
                 state @ (State::Open | State::Closed)
                     if ((v.st[(t) as usize] == GRANTED) && (v.qlen == 0)) =>
                 {
                     v.avail = (v.avail + 1);
-                    {
-                        let value = IDLE;
-                        v.st[(t) as usize] = value;
-                    }
+                    v.st[(t) as usize] = IDLE;
                     state
                 }
                 _ => return Err(Illegal { state, event }),
@@ -391,17 +346,11 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
             State::Open => {
                 for i in 0..TASKS {
                     if (v.st[(i) as usize] == QUEUED) {
-                        {
-                            let value = IDLE;
-                            v.st[(i) as usize] = value;
-                        }
+                        v.st[(i) as usize] = IDLE;
                     }
                 }
                 for i in 0..TASKS {
-                    {
-                        let value = 0;
-                        v.pos[(i) as usize] = value;
-                    }
+                    v.pos[(i) as usize] = 0;
                 }
                 v.qlen = 0;
                 State::Closed

@@ -365,18 +365,9 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                         && (v.tqlen == 0))
                         && (v.idle[(r % HOSTS) as usize] > 0)) =>
                 {
-                    {
-                        let value = (v.idle[(r % HOSTS) as usize] - 1);
-                        v.idle[(r % HOSTS) as usize] = value;
-                    }
-                    {
-                        let value = (v.active[(r % HOSTS) as usize] + 1);
-                        v.active[(r % HOSTS) as usize] = value;
-                    }
-                    {
-                        let value = ACTIVE;
-                        v.st[(r) as usize] = value;
-                    }
+                    v.idle[(r % HOSTS) as usize] = (v.idle[(r % HOSTS) as usize] - 1);
+                    v.active[(r % HOSTS) as usize] = (v.active[(r % HOSTS) as usize] + 1);
+                    v.st[(r) as usize] = ACTIVE;
                     State::Open
                 }
                 State::Open
@@ -405,14 +396,8 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                             .sum::<i32>()
                             < v.max_total)) =>
                 {
-                    {
-                        let value = (v.connecting[(r % HOSTS) as usize] + 1);
-                        v.connecting[(r % HOSTS) as usize] = value;
-                    }
-                    {
-                        let value = CONNECTING;
-                        v.st[(r) as usize] = value;
-                    }
+                    v.connecting[(r % HOSTS) as usize] = (v.connecting[(r % HOSTS) as usize] + 1);
+                    v.st[(r) as usize] = CONNECTING;
                     State::Open
                 }
                 State::Open
@@ -432,14 +417,8 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                             >= v.max_per_host))) =>
                 {
                     v.qlen = (v.qlen + 1);
-                    {
-                        let value = v.qlen;
-                        v.pos[(r) as usize] = value;
-                    }
-                    {
-                        let value = WAITING;
-                        v.st[(r) as usize] = value;
-                    }
+                    v.pos[(r) as usize] = v.qlen;
+                    v.st[(r) as usize] = WAITING;
                     State::Open
                 }
                 State::Open
@@ -469,19 +448,10 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                                     >= v.max_total)))) =>
                 {
                     v.qlen = (v.qlen + 1);
-                    {
-                        let value = v.qlen;
-                        v.pos[(r) as usize] = value;
-                    }
+                    v.pos[(r) as usize] = v.qlen;
                     v.tqlen = (v.tqlen + 1);
-                    {
-                        let value = v.tqlen;
-                        v.tpos[(r) as usize] = value;
-                    }
-                    {
-                        let value = WAITING;
-                        v.st[(r) as usize] = value;
-                    }
+                    v.tpos[(r) as usize] = v.tqlen;
+                    v.st[(r) as usize] = WAITING;
                     State::Open
                 }
                 _ => return Err(Illegal { state, event }),
@@ -493,18 +463,9 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
             }
             match state {
                 State::Open if (v.st[(r) as usize] == CONNECTING) => {
-                    {
-                        let value = (v.connecting[(r % HOSTS) as usize] - 1);
-                        v.connecting[(r % HOSTS) as usize] = value;
-                    }
-                    {
-                        let value = (v.active[(r % HOSTS) as usize] + 1);
-                        v.active[(r % HOSTS) as usize] = value;
-                    }
-                    {
-                        let value = ACTIVE;
-                        v.st[(r) as usize] = value;
-                    }
+                    v.connecting[(r % HOSTS) as usize] = (v.connecting[(r % HOSTS) as usize] - 1);
+                    v.active[(r % HOSTS) as usize] = (v.active[(r % HOSTS) as usize] + 1);
+                    v.st[(r) as usize] = ACTIVE;
                     State::Open
                 }
                 _ => return Err(Illegal { state, event }),
@@ -516,14 +477,8 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
             }
             match state {
                 State::Open if (v.st[(r) as usize] == CONNECTING) => {
-                    {
-                        let value = (v.connecting[(r % HOSTS) as usize] - 1);
-                        v.connecting[(r % HOSTS) as usize] = value;
-                    }
-                    {
-                        let value = IDLE;
-                        v.st[(r) as usize] = value;
-                    }
+                    v.connecting[(r % HOSTS) as usize] = (v.connecting[(r % HOSTS) as usize] - 1);
+                    v.st[(r) as usize] = IDLE;
                     State::Open
                 }
                 _ => return Err(Illegal { state, event }),
@@ -553,10 +508,7 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                             < v.max_per_host)) =>
                 {
                     v.tqlen = (v.tqlen + 1);
-                    {
-                        let value = v.tqlen;
-                        v.tpos[(r) as usize] = value;
-                    }
+                    v.tpos[(r) as usize] = v.tqlen;
                     State::Open
                 }
                 _ => return Err(Illegal { state, event }),
@@ -573,38 +525,20 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                 {
                     for i in 0..REQS {
                         if (v.pos[(i) as usize] > v.pos[(r) as usize]) {
-                            {
-                                let value = (v.pos[(i) as usize] - 1);
-                                v.pos[(i) as usize] = value;
-                            }
+                            v.pos[(i) as usize] = (v.pos[(i) as usize] - 1);
                         }
                     }
-                    {
-                        let value = 0;
-                        v.pos[(r) as usize] = value;
-                    }
+                    v.pos[(r) as usize] = 0;
                     v.qlen = (v.qlen - 1);
                     for i in 0..REQS {
                         if (v.tpos[(i) as usize] > 0) {
-                            {
-                                let value = (v.tpos[(i) as usize] - 1);
-                                v.tpos[(i) as usize] = value;
-                            }
+                            v.tpos[(i) as usize] = (v.tpos[(i) as usize] - 1);
                         }
                     }
                     v.tqlen = (v.tqlen - 1);
-                    {
-                        let value = (v.idle[(r % HOSTS) as usize] - 1);
-                        v.idle[(r % HOSTS) as usize] = value;
-                    }
-                    {
-                        let value = (v.active[(r % HOSTS) as usize] + 1);
-                        v.active[(r % HOSTS) as usize] = value;
-                    }
-                    {
-                        let value = ACTIVE;
-                        v.st[(r) as usize] = value;
-                    }
+                    v.idle[(r % HOSTS) as usize] = (v.idle[(r % HOSTS) as usize] - 1);
+                    v.active[(r % HOSTS) as usize] = (v.active[(r % HOSTS) as usize] + 1);
+                    v.st[(r) as usize] = ACTIVE;
                     State::Open
                 }
                 State::Open
@@ -624,34 +558,19 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                 {
                     for i in 0..REQS {
                         if (v.pos[(i) as usize] > v.pos[(r) as usize]) {
-                            {
-                                let value = (v.pos[(i) as usize] - 1);
-                                v.pos[(i) as usize] = value;
-                            }
+                            v.pos[(i) as usize] = (v.pos[(i) as usize] - 1);
                         }
                     }
-                    {
-                        let value = 0;
-                        v.pos[(r) as usize] = value;
-                    }
+                    v.pos[(r) as usize] = 0;
                     v.qlen = (v.qlen - 1);
                     for i in 0..REQS {
                         if (v.tpos[(i) as usize] > 0) {
-                            {
-                                let value = (v.tpos[(i) as usize] - 1);
-                                v.tpos[(i) as usize] = value;
-                            }
+                            v.tpos[(i) as usize] = (v.tpos[(i) as usize] - 1);
                         }
                     }
                     v.tqlen = (v.tqlen - 1);
-                    {
-                        let value = (v.connecting[(r % HOSTS) as usize] + 1);
-                        v.connecting[(r % HOSTS) as usize] = value;
-                    }
-                    {
-                        let value = CONNECTING;
-                        v.st[(r) as usize] = value;
-                    }
+                    v.connecting[(r % HOSTS) as usize] = (v.connecting[(r % HOSTS) as usize] + 1);
+                    v.st[(r) as usize] = CONNECTING;
                     State::Open
                 }
                 State::Open
@@ -672,38 +591,20 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                 {
                     for i in 0..REQS {
                         if (v.pos[(i) as usize] > v.pos[(r) as usize]) {
-                            {
-                                let value = (v.pos[(i) as usize] - 1);
-                                v.pos[(i) as usize] = value;
-                            }
+                            v.pos[(i) as usize] = (v.pos[(i) as usize] - 1);
                         }
                     }
-                    {
-                        let value = 0;
-                        v.pos[(r) as usize] = value;
-                    }
+                    v.pos[(r) as usize] = 0;
                     v.qlen = (v.qlen - 1);
                     for i in 0..REQS {
                         if (v.tpos[(i) as usize] > 0) {
-                            {
-                                let value = (v.tpos[(i) as usize] - 1);
-                                v.tpos[(i) as usize] = value;
-                            }
+                            v.tpos[(i) as usize] = (v.tpos[(i) as usize] - 1);
                         }
                     }
                     v.tqlen = (v.tqlen - 1);
-                    {
-                        let value = (v.idle[(1 - (r % HOSTS)) as usize] - 1);
-                        v.idle[(1 - (r % HOSTS)) as usize] = value;
-                    }
-                    {
-                        let value = (v.connecting[(r % HOSTS) as usize] + 1);
-                        v.connecting[(r % HOSTS) as usize] = value;
-                    }
-                    {
-                        let value = CONNECTING;
-                        v.st[(r) as usize] = value;
-                    }
+                    v.idle[(1 - (r % HOSTS)) as usize] = (v.idle[(1 - (r % HOSTS)) as usize] - 1);
+                    v.connecting[(r % HOSTS) as usize] = (v.connecting[(r % HOSTS) as usize] + 1);
+                    v.st[(r) as usize] = CONNECTING;
                     State::Open
                 }
                 _ => return Err(Illegal { state, event }),
@@ -715,18 +616,9 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
             }
             match state {
                 State::Open if (v.st[(r) as usize] == ACTIVE) => {
-                    {
-                        let value = (v.active[(r % HOSTS) as usize] - 1);
-                        v.active[(r % HOSTS) as usize] = value;
-                    }
-                    {
-                        let value = (v.idle[(r % HOSTS) as usize] + 1);
-                        v.idle[(r % HOSTS) as usize] = value;
-                    }
-                    {
-                        let value = IDLE;
-                        v.st[(r) as usize] = value;
-                    }
+                    v.active[(r % HOSTS) as usize] = (v.active[(r % HOSTS) as usize] - 1);
+                    v.idle[(r % HOSTS) as usize] = (v.idle[(r % HOSTS) as usize] + 1);
+                    v.st[(r) as usize] = IDLE;
                     State::Open
                 }
                 _ => return Err(Illegal { state, event }),
@@ -738,14 +630,8 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
             }
             match state {
                 State::Open if (v.st[(r) as usize] == ACTIVE) => {
-                    {
-                        let value = (v.active[(r % HOSTS) as usize] - 1);
-                        v.active[(r % HOSTS) as usize] = value;
-                    }
-                    {
-                        let value = IDLE;
-                        v.st[(r) as usize] = value;
-                    }
+                    v.active[(r % HOSTS) as usize] = (v.active[(r % HOSTS) as usize] - 1);
+                    v.st[(r) as usize] = IDLE;
                     State::Open
                 }
                 _ => return Err(Illegal { state, event }),
@@ -759,21 +645,12 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                 State::Open if (v.st[(r) as usize] == WAITING) => {
                     for i in 0..REQS {
                         if (v.pos[(i) as usize] > v.pos[(r) as usize]) {
-                            {
-                                let value = (v.pos[(i) as usize] - 1);
-                                v.pos[(i) as usize] = value;
-                            }
+                            v.pos[(i) as usize] = (v.pos[(i) as usize] - 1);
                         }
                     }
-                    {
-                        let value = 0;
-                        v.pos[(r) as usize] = value;
-                    }
+                    v.pos[(r) as usize] = 0;
                     v.qlen = (v.qlen - 1);
-                    {
-                        let value = IDLE;
-                        v.st[(r) as usize] = value;
-                    }
+                    v.st[(r) as usize] = IDLE;
                     if (v.tpos[(r) as usize] > 0) {
                         v.tqlen = (v.tqlen - 1);
                     }
@@ -781,38 +658,20 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                         if ((v.tpos[(i) as usize] > v.tpos[(r) as usize])
                             && (v.tpos[(r) as usize] > 0))
                         {
-                            {
-                                let value = (v.tpos[(i) as usize] - 1);
-                                v.tpos[(i) as usize] = value;
-                            }
+                            v.tpos[(i) as usize] = (v.tpos[(i) as usize] - 1);
                         }
                     }
-                    {
-                        let value = 0;
-                        v.tpos[(r) as usize] = value;
-                    }
+                    v.tpos[(r) as usize] = 0;
                     State::Open
                 }
                 State::Open if (v.st[(r) as usize] == CONNECTING) => {
-                    {
-                        let value = (v.connecting[(r % HOSTS) as usize] - 1);
-                        v.connecting[(r % HOSTS) as usize] = value;
-                    }
-                    {
-                        let value = IDLE;
-                        v.st[(r) as usize] = value;
-                    }
+                    v.connecting[(r % HOSTS) as usize] = (v.connecting[(r % HOSTS) as usize] - 1);
+                    v.st[(r) as usize] = IDLE;
                     State::Open
                 }
                 State::Open if (v.st[(r) as usize] == ACTIVE) => {
-                    {
-                        let value = (v.active[(r % HOSTS) as usize] - 1);
-                        v.active[(r % HOSTS) as usize] = value;
-                    }
-                    {
-                        let value = IDLE;
-                        v.st[(r) as usize] = value;
-                    }
+                    v.active[(r % HOSTS) as usize] = (v.active[(r % HOSTS) as usize] - 1);
+                    v.st[(r) as usize] = IDLE;
                     State::Open
                 }
                 _ => return Err(Illegal { state, event }),
@@ -826,21 +685,12 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                 State::Open if (v.st[(r) as usize] == WAITING) => {
                     for i in 0..REQS {
                         if (v.pos[(i) as usize] > v.pos[(r) as usize]) {
-                            {
-                                let value = (v.pos[(i) as usize] - 1);
-                                v.pos[(i) as usize] = value;
-                            }
+                            v.pos[(i) as usize] = (v.pos[(i) as usize] - 1);
                         }
                     }
-                    {
-                        let value = 0;
-                        v.pos[(r) as usize] = value;
-                    }
+                    v.pos[(r) as usize] = 0;
                     v.qlen = (v.qlen - 1);
-                    {
-                        let value = IDLE;
-                        v.st[(r) as usize] = value;
-                    }
+                    v.st[(r) as usize] = IDLE;
                     if (v.tpos[(r) as usize] > 0) {
                         v.tqlen = (v.tqlen - 1);
                     }
@@ -848,16 +698,10 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
                         if ((v.tpos[(i) as usize] > v.tpos[(r) as usize])
                             && (v.tpos[(r) as usize] > 0))
                         {
-                            {
-                                let value = (v.tpos[(i) as usize] - 1);
-                                v.tpos[(i) as usize] = value;
-                            }
+                            v.tpos[(i) as usize] = (v.tpos[(i) as usize] - 1);
                         }
                     }
-                    {
-                        let value = 0;
-                        v.tpos[(r) as usize] = value;
-                    }
+                    v.tpos[(r) as usize] = 0;
                     State::Open
                 }
                 _ => return Err(Illegal { state, event }),
@@ -869,10 +713,7 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
             }
             match state {
                 State::Open if (v.idle[(h) as usize] > 0) => {
-                    {
-                        let value = (v.idle[(h) as usize] - 1);
-                        v.idle[(h) as usize] = value;
-                    }
+                    v.idle[(h) as usize] = (v.idle[(h) as usize] - 1);
                     State::Open
                 }
                 _ => return Err(Illegal { state, event }),
@@ -884,10 +725,7 @@ pub fn next(state: State, v: Vars, event: Event) -> Result<(State, Vars, Effects
             }
             match state {
                 State::Open if (v.idle[(h) as usize] > 0) => {
-                    {
-                        let value = (v.idle[(h) as usize] - 1);
-                        v.idle[(h) as usize] = value;
-                    }
+                    v.idle[(h) as usize] = (v.idle[(h) as usize] - 1);
                     State::Open
                 }
                 _ => return Err(Illegal { state, event }),

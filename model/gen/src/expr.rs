@@ -347,8 +347,10 @@ pub fn rust_stmt(
             let val = rust(value, n, bound)?;
             match index {
                 None => format!("{ind}{} = {val};\n", n.ident(target)?),
+                // An assignment evaluates its right side before the indexed place, so the value
+                // may read the same array.
                 Some(ix) => format!(
-                    "{ind}{{\n{ind}    let value = {val};\n{ind}    {}[({}) as usize] = value;\n{ind}}}\n",
+                    "{ind}{}[({}) as usize] = {val};\n",
                     n.array(target)?,
                     rust(ix, n, bound)?
                 ),
