@@ -476,7 +476,7 @@ fn huge_timeouts_mean_never_and_do_not_overflow() {
 #[test]
 fn body_bytes_read_with_the_head_respect_the_chunk_limit() {
     let body = "x".repeat(3000);
-    let script = Script::new().respond(&format!(
+    let script = Script::new().respond(format!(
         "HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n{body}"
     ));
     let peer = ScriptedPeer::start(vec![script]);
